@@ -1,0 +1,94 @@
+package dev.tandem.router.api;
+
+import dev.tandem.common.SessionToken;
+import dev.tandem.router.metrics.RouterMetrics;
+import dev.tandem.router.routing.KvRouter;
+import dev.tandem.router.routing.RouterException;
+import dev.tandem.router.routing.Served;
+import jakarta.ws.rs.core.Response;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.function.Function;
+
+/**
+ * One request from arrival to response: times it, counts it, and gives every answer (success or
+ * problem) the session headers. Header parsing runs inside, so a bad header is a 400 like any other.
+ */
+final class Exchange {
+
+    /** Turns a served answer into a response; may throw RouterException (e.g. 404 for a missing key). */
+    @FunctionalInterface
+    interface Render<T> {
+        Response.ResponseBuilder apply(Served<T> served, SessionToken next);
+    }
+
+    private final RouterMetrics metrics;
+    private final int retryAfterS;
+    private final String operation;
+    private final String sessionHeader;
+    private final long startNanos = System.nanoTime();
+    private String consistency = "none";
+
+    Exchange(RouterMetrics metrics, int retryAfterS, String operation, String sessionHeader) {
+        this.metrics = metrics;
+        this.retryAfterS = retryAfterS;
+        this.operation = operation;
+        this.sessionHeader = sessionHeader;
+    }
+
+    /**
+     * Parses the session header, then runs {@code call} with the token (the call may throw
+     * RouterException while parsing its own inputs) and renders the outcome.
+     */
+    <T> CompletionStage<Response> run(Function<SessionToken, CompletableFuture<Served<T>>> call, Render<T> render) {
+        SessionToken token;
+        CompletableFuture<Served<T>> f;
+        try {
+            token = TandemHeaders.session(sessionHeader).token();
+        } catch (RouterException e) {
+            // The token itself was bad: the answer carries a fresh one, as for a request without any.
+            return CompletableFuture.completedFuture(fail(e, SessionToken.fresh()));
+        }
+        try {
+            f = call.apply(token);
+        } catch (RuntimeException e) {
+            f = CompletableFuture.failedFuture(e);
+        }
+        return f.handle((served, err) -> {
+            if (err != null) {
+                return fail(Problems.classify(err), token);
+            }
+            SessionToken next = token.advancedTo(served.position());
+            Response.ResponseBuilder rb;
+            try {
+                rb = render.apply(served, next);
+            } catch (RuntimeException e) {
+                RouterException problem = Problems.classify(e);
+                metrics.request(operation, consistency, served.role(), problem.code().name(), System.nanoTime() - startNanos, served.replicaNanos());
+                return withSession(Problems.response(problem, next, retryAfterS), served, next);
+            }
+            metrics.request(operation, consistency, served.role(), "ok", System.nanoTime() - startNanos, served.replicaNanos());
+            return rb.header(TandemHeaders.SESSION, next.toString())
+                    .header(TandemHeaders.POSITION, served.position().toString())
+                    .header(TandemHeaders.SERVED_BY, served.servedBy())
+                    .build();
+        });
+    }
+
+    void consistency(String label) {
+        this.consistency = label;
+    }
+
+    private Response fail(RouterException e, SessionToken token) {
+        // Errors that reach the client came from the leader (followers' errors end in a fallback) or from the router itself.
+        String role = e.servedBy().isEmpty() ? "none" : KvRouter.ROLE_LEADER;
+        metrics.request(operation, consistency, role, e.code().name(), System.nanoTime() - startNanos, 0);
+        return Problems.response(e, token, retryAfterS);
+    }
+
+    private static Response withSession(Response problem, Served<?> served, SessionToken next) {
+        return Response.fromResponse(problem)
+                .header(TandemHeaders.SERVED_BY, null).header(TandemHeaders.SERVED_BY, served.servedBy())
+                .build();
+    }
+}

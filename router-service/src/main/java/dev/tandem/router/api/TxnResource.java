@@ -1,0 +1,75 @@
+package dev.tandem.router.api;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tandem.common.LogPosition;
+import dev.tandem.common.SessionToken;
+import dev.tandem.proto.ErrorCode;
+import dev.tandem.proto.OpResult;
+import dev.tandem.proto.WriteResponse;
+import dev.tandem.router.metrics.RouterMetrics;
+import dev.tandem.router.routing.KvRouter;
+import dev.tandem.router.routing.Served;
+import dev.tandem.router.topology.TopologyService;
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.HeaderParam;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
+import java.util.concurrent.CompletionStage;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+
+/**
+ * An atomic batch: every op lands in one log entry, so every replica shows all of it or none.
+ * A failed condition anywhere rejects the whole batch with 409 VERSION_CONFLICT naming the op.
+ */
+@Path("/v1/txn")
+@Tag(name = "txn", description = "Atomic, optionally conditional batches")
+public class TxnResource {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final KvRouter router;
+    private final RouterMetrics metrics;
+    private final int retryAfterS;
+
+    public TxnResource(KvRouter router, RouterMetrics metrics, TopologyService topology) {
+        this.router = router;
+        this.metrics = metrics;
+        this.retryAfterS = topology.settings().retryAfterS();
+    }
+
+    @POST
+    @Consumes(MediaType.WILDCARD)
+    @Produces(MediaType.APPLICATION_JSON)
+    @Operation(summary = "Apply a batch atomically",
+            description = "Body {\"ops\":[{\"op\":\"put|delete|check\",\"key\":..., \"value\"|\"valueBase64\":..., \"condition\":{\"version\":\"e.l\"}|{\"exists\":bool}}]}. "
+                    + "409 VERSION_CONFLICT (with opIndex) when a condition fails; nothing is applied then.")
+    public CompletionStage<Response> txn(byte[] body,
+                                         @HeaderParam(TandemHeaders.WRITE_CONCERN) String concern,
+                                         @HeaderParam(TandemHeaders.IDEMPOTENCY_KEY) String idempotencyKey,
+                                         @HeaderParam(TandemHeaders.SESSION) String session) {
+        Exchange x = new Exchange(metrics, retryAfterS, "txn", session);
+        return x.run(token -> router.write(KvResource.writeRequest(concern, idempotencyKey).addAllOps(TxnParser.parse(body)).build(),
+                        // Inside a transaction a failed condition is a conflict between writers, not a failed HTTP precondition.
+                        e -> e.getCode() == ErrorCode.CONDITION_FAILED ? ErrorCode.VERSION_CONFLICT : null),
+                (Served<WriteResponse> s, SessionToken next) -> {
+                    ObjectNode out = JSON.createObjectNode();
+                    out.put("position", s.position().toString());
+                    out.put("replayed", s.response().getReplayed());
+                    ArrayNode results = out.putArray("results");
+                    for (OpResult r : s.response().getResultsList()) {
+                        ObjectNode o = results.addObject();
+                        o.put("existed", r.getExisted());
+                        if (r.getExisted() && r.hasPreviousVersion()) {
+                            o.put("previousVersion", LogPosition.of(r.getPreviousVersion()).toString());
+                        }
+                    }
+                    return Response.ok(out.toString()).type(MediaType.APPLICATION_JSON);
+                });
+    }
+}

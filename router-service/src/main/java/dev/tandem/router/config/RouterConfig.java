@@ -1,0 +1,41 @@
+package dev.tandem.router.config;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+
+/**
+ * Every router setting, in one typed place. Keys and defaults are documented in docs/router.md
+ * (and the shared keys in docs/conventions.md). {@link RouterSettings} validates them at start.
+ */
+@ConfigMapping(prefix = "tandem.router")
+public interface RouterConfig {
+
+    /** Seed replica list {@code id=host:port,id=host:port}; topology is learned from their Info. */
+    String replicas();
+
+    /** How often every replica's Info is polled, in milliseconds. */
+    @WithDefault("100")
+    long topologyRefreshMs();
+
+    /** How long a follower may wait to catch up to a session token before the leader is asked, in ms. */
+    @WithDefault("200")
+    long sessionWaitMs();
+
+    /**
+     * gRPC deadline of one read or Info call beyond any catch-up wait, in ms. Short on purpose: a
+     * hung (SIGSTOPped) follower must cost a read this much at most before the leader serves it.
+     */
+    @WithDefault("500")
+    long readTimeoutMs();
+
+    /**
+     * gRPC deadline of a write, in ms. Longer than the replica's confirm timeout (default 5000 ms),
+     * so that the replica, not the router, decides NOT_CONFIRMED and reports the position.
+     */
+    @WithDefault("10000")
+    long writeTimeoutMs();
+
+    /** Retry-After sent with 503 answers (no leader, lease expired), in seconds. */
+    @WithDefault("1")
+    int retryAfterS();
+}
