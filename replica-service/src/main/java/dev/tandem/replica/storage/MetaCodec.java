@@ -1,0 +1,178 @@
+package dev.tandem.replica.storage;
+
+import dev.tandem.common.EpochHistory;
+import dev.tandem.common.LogPosition;
+import dev.tandem.replica.core.DurableMeta;
+import dev.tandem.replica.core.Role;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** Binary encodings of what the meta column family holds. Versioned by a leading byte. */
+final class MetaCodec {
+
+    private static final int VERSION = 1;
+
+    private MetaCodec() {}
+
+    static byte[] lsnKey(long lsn) {
+        return ByteBuffer.allocate(8).putLong(lsn).array();
+    }
+
+    static long lsnOf(byte[] key) {
+        return ByteBuffer.wrap(key).getLong();
+    }
+
+    static byte[] position(LogPosition p) {
+        return ByteBuffer.allocate(16).putLong(p.epoch()).putLong(p.lsn()).array();
+    }
+
+    static LogPosition position(byte[] raw) {
+        ByteBuffer b = ByteBuffer.wrap(raw);
+        return new LogPosition(b.getLong(), b.getLong());
+    }
+
+    static byte[] longValue(long v) {
+        return ByteBuffer.allocate(8).putLong(v).array();
+    }
+
+    static long longValue(byte[] raw) {
+        return ByteBuffer.wrap(raw).getLong();
+    }
+
+    static byte[] meta(DurableMeta m) {
+        try {
+            ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+            DataOutputStream out = new DataOutputStream(bytes);
+            out.writeByte(VERSION);
+            out.writeLong(m.epoch());
+            out.writeUTF(m.role().name());
+            out.writeUTF(m.leaderId());
+            out.writeInt(m.members().size());
+            for (String member : m.members()) {
+                out.writeUTF(member);
+            }
+            List<EpochHistory.Entry> h = m.history().entries();
+            out.writeInt(h.size());
+            for (EpochHistory.Entry e : h) {
+                out.writeLong(e.epoch());
+                out.writeLong(e.startLsn());
+                out.writeUTF(e.leaderId() == null ? "" : e.leaderId());
+            }
+            return bytes.toByteArray();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static DurableMeta meta(byte[] raw) {
+        try {
+            DataInputStream in = new DataInputStream(new ByteArrayInputStream(raw));
+            int version = in.readByte();
+            if (version != VERSION) {
+                throw new IllegalStateException("unknown meta format version " + version);
+            }
+            long epoch = in.readLong();
+            Role role = Role.valueOf(in.readUTF());
+            String leader = in.readUTF();
+            int n = in.readInt();
+            List<String> members = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+                members.add(in.readUTF());
+            }
+            int hn = in.readInt();
+            List<EpochHistory.Entry> history = new ArrayList<>(hn);
+            for (int i = 0; i < hn; i++) {
+                history.add(new EpochHistory.Entry(in.readLong(), in.readLong(), in.readUTF()));
+            }
+            return new DurableMeta(epoch, EpochHistory.of(history), role, leader, members);
+        } catch (IOException e) {
+            throw new UncheckedIOException("corrupt meta", e);
+        }
+    }
+
+    static byte[] addresses(Map<String, String> addresses) {
+        try {
+            ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+            DataOutputStream out = new DataOutputStream(bytes);
+            out.writeInt(addresses.size());
+            for (Map.Entry<String, String> e : addresses.entrySet()) {
+                out.writeUTF(e.getKey());
+                out.writeUTF(e.getValue());
+            }
+            return bytes.toByteArray();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static Map<String, String> addresses(byte[] raw) {
+        try {
+            DataInputStream in = new DataInputStream(new ByteArrayInputStream(raw));
+            int n = in.readInt();
+            Map<String, String> out = new LinkedHashMap<>();
+            for (int i = 0; i < n; i++) {
+                out.put(in.readUTF(), in.readUTF());
+            }
+            return out;
+        } catch (IOException e) {
+            throw new UncheckedIOException("corrupt addresses", e);
+        }
+    }
+
+    /**
+     * Undo information of one log entry: for every key it wrote, the state before (absent, or
+     * the previous stored value). Truncation restores these, newest entry first, so that the
+     * state after a rollback is exactly the state at the truncation point even when the keys'
+     * older writes were compacted out of the log.
+     */
+    static byte[] undo(Map<String, StoredValue> before) {
+        try {
+            ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+            DataOutputStream out = new DataOutputStream(bytes);
+            out.writeInt(before.size());
+            for (Map.Entry<String, StoredValue> e : before.entrySet()) {
+                out.writeUTF(e.getKey());
+                StoredValue v = e.getValue();
+                if (v == null) {
+                    out.writeInt(-1);
+                } else {
+                    byte[] enc = v.encode();
+                    out.writeInt(enc.length);
+                    out.write(enc);
+                }
+            }
+            return bytes.toByteArray();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static Map<String, StoredValue> undo(byte[] raw) {
+        try {
+            DataInputStream in = new DataInputStream(new ByteArrayInputStream(raw));
+            int n = in.readInt();
+            Map<String, StoredValue> out = new LinkedHashMap<>();
+            for (int i = 0; i < n; i++) {
+                String key = in.readUTF();
+                int len = in.readInt();
+                if (len < 0) {
+                    out.put(key, null);
+                } else {
+                    out.put(key, StoredValue.decode(in.readNBytes(len)));
+                }
+            }
+            return out;
+        } catch (IOException e) {
+            throw new UncheckedIOException("corrupt undo record", e);
+        }
+    }
+}

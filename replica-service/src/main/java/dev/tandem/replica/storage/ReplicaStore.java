@@ -1,0 +1,632 @@
+package dev.tandem.replica.storage;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import dev.tandem.common.LogPosition;
+import dev.tandem.proto.LogEntry;
+import dev.tandem.proto.Mutation;
+import dev.tandem.replica.core.DurableMeta;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Stream;
+import org.rocksdb.Checkpoint;
+import org.rocksdb.ColumnFamilyDescriptor;
+import org.rocksdb.ColumnFamilyHandle;
+import org.rocksdb.ColumnFamilyOptions;
+import org.rocksdb.DBOptions;
+import org.rocksdb.ReadOptions;
+import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.RocksIterator;
+import org.rocksdb.Snapshot;
+import org.rocksdb.WriteBatch;
+import org.rocksdb.WriteOptions;
+
+/**
+ * The replica's durable state in one RocksDB: column families {@code data} (key -> value,
+ * content type, version), {@code log} (lsn big-endian -> LogEntry bytes), {@code undo} (lsn ->
+ * the state each key had before that entry) and {@code meta} (DurableMeta, applied position,
+ * log start, member addresses).
+ *
+ * <p>Threading: reads ({@link #get}, {@link #scan}, {@link #digest}, {@link #readEntries}) are
+ * safe from any thread. Writes ({@link #newBatch}, {@link #commit}, {@link #truncateAfter},
+ * {@link #compactBefore}, {@link #installSnapshot}) come from the driver thread only: it is the one
+ * writer that group-commits.
+ *
+ * <p>Atomicity: appending entries, applying their mutations, writing their undo records and
+ * advancing the applied position are one {@link WriteBatch}, written with {@code sync=true}. So
+ * after a crash the replica holds a prefix of its log, fully applied, and nothing half-applied.
+ */
+public final class ReplicaStore implements AutoCloseable {
+
+    static {
+        RocksDB.loadLibrary();
+    }
+
+    private static final byte[] META_DURABLE = "durable".getBytes(StandardCharsets.UTF_8);
+    private static final byte[] META_APPLIED = "applied".getBytes(StandardCharsets.UTF_8);
+    private static final byte[] META_LOG_START = "log-start".getBytes(StandardCharsets.UTF_8);
+    private static final byte[] META_ADDRESSES = "addresses".getBytes(StandardCharsets.UTF_8);
+
+    private final Path dataDir;
+    private final Path dbDir;
+    private final RollbackFiles rollback;
+
+    private DBOptions dbOptions;
+    private ColumnFamilyOptions cfOptions;
+    private RocksDB db;
+    private ColumnFamilyHandle dataCf;
+    private ColumnFamilyHandle logCf;
+    private ColumnFamilyHandle undoCf;
+    private ColumnFamilyHandle metaCf;
+    private final WriteOptions syncWrite = new WriteOptions().setSync(true);
+
+    // Written by the driver thread after each commit, read by any thread.
+    private volatile DurableMeta meta;
+    private volatile LogPosition applied;
+    private volatile long logStartLsn;
+    private volatile Map<String, String> addresses;
+
+    private ReplicaStore(Path dataDir) {
+        this.dataDir = dataDir;
+        this.dbDir = dataDir.resolve("db");
+        this.rollback = new RollbackFiles(dataDir.resolve("rollback"));
+    }
+
+    /** Opens (or creates) the store under {@code dataDir}, finishing a snapshot swap a crash interrupted. */
+    public static ReplicaStore open(Path dataDir) {
+        ReplicaStore s = new ReplicaStore(dataDir);
+        try {
+            Files.createDirectories(dataDir);
+            Path old = dataDir.resolve("db.old");
+            if (Files.isDirectory(old)) {
+                if (Files.isDirectory(s.dbDir)) {
+                    deleteTree(old);
+                } else {
+                    Files.move(old, s.dbDir);
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot prepare data dir " + dataDir, e);
+        }
+        s.openDb();
+        return s;
+    }
+
+    private void openDb() {
+        try {
+            cfOptions = new ColumnFamilyOptions().optimizeLevelStyleCompaction();
+            dbOptions = new DBOptions().setCreateIfMissing(true).setCreateMissingColumnFamilies(true)
+                    .setMaxBackgroundJobs(2);
+            List<ColumnFamilyDescriptor> descriptors = List.of(
+                    new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, cfOptions),
+                    new ColumnFamilyDescriptor("data".getBytes(StandardCharsets.UTF_8), cfOptions),
+                    new ColumnFamilyDescriptor("log".getBytes(StandardCharsets.UTF_8), cfOptions),
+                    new ColumnFamilyDescriptor("undo".getBytes(StandardCharsets.UTF_8), cfOptions),
+                    new ColumnFamilyDescriptor("meta".getBytes(StandardCharsets.UTF_8), cfOptions));
+            List<ColumnFamilyHandle> handles = new ArrayList<>();
+            Files.createDirectories(dbDir);
+            db = RocksDB.open(dbOptions, dbDir.toString(), descriptors, handles);
+            dataCf = handles.get(1);
+            logCf = handles.get(2);
+            undoCf = handles.get(3);
+            metaCf = handles.get(4);
+            byte[] m = db.get(metaCf, META_DURABLE);
+            meta = m == null ? DurableMeta.initial() : MetaCodec.meta(m);
+            byte[] a = db.get(metaCf, META_APPLIED);
+            applied = a == null ? LogPosition.ZERO : MetaCodec.position(a);
+            byte[] ls = db.get(metaCf, META_LOG_START);
+            logStartLsn = ls == null ? 1 : MetaCodec.longValue(ls);
+            byte[] ad = db.get(metaCf, META_ADDRESSES);
+            addresses = ad == null ? Map.of() : Map.copyOf(MetaCodec.addresses(ad));
+        } catch (RocksDBException | IOException e) {
+            throw new IllegalStateException("cannot open RocksDB in " + dbDir + ": " + e.getMessage(), e);
+        }
+    }
+
+    public Path dataDir() {
+        return dataDir;
+    }
+
+    public RollbackFiles rollbackFiles() {
+        return rollback;
+    }
+
+    public DurableMeta meta() {
+        return meta;
+    }
+
+    /** Position of the last entry applied; the log ends here too (append and apply are one batch). */
+    public LogPosition applied() {
+        return applied;
+    }
+
+    /** The last entry of the log (equal to {@link #applied()}: entries are applied as they are appended). */
+    public LogPosition last() {
+        return applied;
+    }
+
+    public long logStartLsn() {
+        return logStartLsn;
+    }
+
+    public Map<String, String> addresses() {
+        return addresses;
+    }
+
+    // ---- reads -------------------------------------------------------------------------------
+
+    public Optional<StoredValue> get(String key) {
+        try {
+            byte[] raw = db.get(dataCf, key.getBytes(StandardCharsets.UTF_8));
+            return raw == null ? Optional.empty() : Optional.of(StoredValue.decode(raw));
+        } catch (RocksDBException e) {
+            throw new IllegalStateException("read of " + key + " failed", e);
+        }
+    }
+
+    public record KeyState(String key, StoredValue value) {}
+
+    public record ScanPage(List<KeyState> items, String nextCursor, LogPosition applied) {}
+
+    /**
+     * Keys starting with {@code prefix}, after {@code afterKey} (exclusive; empty = from the
+     * prefix), at most {@code limit}. Reads one RocksDB snapshot, so a page never shows half of
+     * a batch; {@code applied} is the position that snapshot reflects.
+     */
+    public ScanPage scan(String prefix, String afterKey, int limit) {
+        byte[] p = prefix.getBytes(StandardCharsets.UTF_8);
+        Snapshot snap = db.getSnapshot();
+        try (ReadOptions ro = new ReadOptions().setSnapshot(snap);
+             RocksIterator it = db.newIterator(dataCf, ro)) {
+            byte[] appliedRaw = db.get(metaCf, ro, META_APPLIED);
+            LogPosition at = appliedRaw == null ? LogPosition.ZERO : MetaCodec.position(appliedRaw);
+            if (afterKey.isEmpty()) {
+                it.seek(p);
+            } else {
+                byte[] after = afterKey.getBytes(StandardCharsets.UTF_8);
+                it.seek(after);
+                if (it.isValid() && Arrays.equals(it.key(), after)) {
+                    it.next();
+                }
+                if (!startsWith(after, p)) {
+                    // A cursor outside the prefix: start from the prefix if the cursor sorts before it.
+                    if (Arrays.compareUnsigned(after, p) < 0) {
+                        it.seek(p);
+                    }
+                }
+            }
+            List<KeyState> items = new ArrayList<>();
+            String next = "";
+            while (it.isValid() && startsWith(it.key(), p)) {
+                if (items.size() == limit) {
+                    next = items.get(items.size() - 1).key();
+                    break;
+                }
+                items.add(new KeyState(new String(it.key(), StandardCharsets.UTF_8), StoredValue.decode(it.value())));
+                it.next();
+            }
+            return new ScanPage(items, next, at);
+        } catch (RocksDBException e) {
+            throw new IllegalStateException("scan of " + prefix + " failed", e);
+        } finally {
+            db.releaseSnapshot(snap);
+        }
+    }
+
+    public record Digest(String sha256Hex, LogPosition applied, long keys) {}
+
+    /**
+     * SHA-256 over every key in key order: key, version (epoch, lsn), content type and value,
+     * each length-prefixed, from one RocksDB snapshot together with the applied position it
+     * reflects. Two replicas at the same applied position have equal digests iff equal state.
+     */
+    public Digest digest() {
+        MessageDigest sha;
+        try {
+            sha = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        Snapshot snap = db.getSnapshot();
+        try (ReadOptions ro = new ReadOptions().setSnapshot(snap);
+             RocksIterator it = db.newIterator(dataCf, ro)) {
+            byte[] appliedRaw = db.get(metaCf, ro, META_APPLIED);
+            LogPosition at = appliedRaw == null ? LogPosition.ZERO : MetaCodec.position(appliedRaw);
+            long n = 0;
+            java.nio.ByteBuffer len = java.nio.ByteBuffer.allocate(8);
+            for (it.seekToFirst(); it.isValid(); it.next()) {
+                byte[] k = it.key();
+                StoredValue v = StoredValue.decode(it.value());
+                sha.update(len.clear().putInt(k.length).array(), 0, 4);
+                sha.update(k);
+                sha.update(len.clear().putLong(v.version().epoch()).array());
+                sha.update(len.clear().putLong(v.version().lsn()).array());
+                byte[] ct = v.contentType().getBytes(StandardCharsets.UTF_8);
+                sha.update(len.clear().putInt(ct.length).array(), 0, 4);
+                sha.update(ct);
+                sha.update(len.clear().putInt(v.value().length).array(), 0, 4);
+                sha.update(v.value());
+                n++;
+            }
+            return new Digest(HexFormat.of().formatHex(sha.digest()), at, n);
+        } catch (RocksDBException e) {
+            throw new IllegalStateException("digest failed", e);
+        } finally {
+            db.releaseSnapshot(snap);
+        }
+    }
+
+    public Optional<LogEntry> readEntry(long lsn) {
+        try {
+            byte[] raw = db.get(logCf, MetaCodec.lsnKey(lsn));
+            return raw == null ? Optional.empty() : Optional.of(LogEntry.parseFrom(raw));
+        } catch (RocksDBException | InvalidProtocolBufferException e) {
+            throw new IllegalStateException("cannot read log entry " + lsn, e);
+        }
+    }
+
+    /** Entries {@code fromLsn..toLsn}, stopping once {@code maxBytes} is reached (at least one entry). */
+    public List<LogEntry> readEntries(long fromLsn, long toLsn, long maxBytes) {
+        List<LogEntry> out = new ArrayList<>();
+        long bytes = 0;
+        try (RocksIterator it = db.newIterator(logCf)) {
+            for (it.seek(MetaCodec.lsnKey(fromLsn)); it.isValid(); it.next()) {
+                long lsn = MetaCodec.lsnOf(it.key());
+                if (lsn > toLsn) {
+                    break;
+                }
+                byte[] v = it.value();
+                if (!out.isEmpty() && bytes + v.length > maxBytes) {
+                    break;
+                }
+                out.add(LogEntry.parseFrom(v));
+                bytes += v.length;
+            }
+        } catch (InvalidProtocolBufferException e) {
+            throw new IllegalStateException("corrupt log entry", e);
+        }
+        return out;
+    }
+
+    // ---- writes (driver thread only) ---------------------------------------------------------
+
+    /**
+     * A group of appends (and meta changes) written with one fsync. Tracks the state each key
+     * will have once the batch is written, so that entries later in the batch see earlier ones
+     * (for the leader's condition checks and for undo records).
+     */
+    public final class Batch implements AutoCloseable {
+        private final WriteBatch wb = new WriteBatch();
+        private final Map<String, Optional<StoredValue>> overlay = new HashMap<>();
+        private final List<LogEntry> entries = new ArrayList<>();
+        private DurableMeta newMeta;
+        private Map<String, String> newAddresses;
+        private LogPosition lastAppended;
+
+        /** The state of {@code key} as it will be once this batch is committed. */
+        public Optional<StoredValue> current(String key) {
+            Optional<StoredValue> o = overlay.get(key);
+            return o != null ? o : get(key);
+        }
+
+        /** Appends {@code entry} (the next lsn) and applies its mutations. */
+        public void append(LogEntry entry) {
+            long expected = (lastAppended != null ? lastAppended : applied).lsn() + 1;
+            if (entry.getLsn() != expected) {
+                throw new IllegalStateException("append of lsn " + entry.getLsn() + " but the log ends at " + (expected - 1));
+            }
+            LogPosition pos = new LogPosition(entry.getEpoch(), entry.getLsn());
+            Map<String, StoredValue> before = new LinkedHashMap<>();
+            try {
+                for (Mutation m : entry.getMutationsList()) {
+                    String key = m.hasPut() ? m.getPut().getKey() : m.getDeleteKey();
+                    if (!before.containsKey(key)) {
+                        before.put(key, current(key).orElse(null));
+                    }
+                    byte[] k = key.getBytes(StandardCharsets.UTF_8);
+                    if (m.hasPut()) {
+                        StoredValue v = new StoredValue(m.getPut().getValue().toByteArray(), m.getPut().getContentType(), pos);
+                        wb.put(dataCf, k, v.encode());
+                        overlay.put(key, Optional.of(v));
+                    } else {
+                        wb.delete(dataCf, k);
+                        overlay.put(key, Optional.empty());
+                    }
+                }
+                wb.put(logCf, MetaCodec.lsnKey(entry.getLsn()), entry.toByteArray());
+                wb.put(undoCf, MetaCodec.lsnKey(entry.getLsn()), MetaCodec.undo(before));
+            } catch (RocksDBException e) {
+                throw new IllegalStateException("cannot stage entry " + pos, e);
+            }
+            entries.add(entry);
+            lastAppended = pos;
+        }
+
+        public void setMeta(DurableMeta m) {
+            newMeta = m;
+        }
+
+        public void setAddresses(Map<String, String> a) {
+            newAddresses = Map.copyOf(a);
+        }
+
+        public List<LogEntry> entries() {
+            return entries;
+        }
+
+        public boolean isEmpty() {
+            return entries.isEmpty() && newMeta == null && newAddresses == null;
+        }
+
+        /** Last position appended in this batch, or null. */
+        public LogPosition lastAppended() {
+            return lastAppended;
+        }
+
+        @Override
+        public void close() {
+            wb.close();
+        }
+    }
+
+    public Batch newBatch() {
+        return new Batch();
+    }
+
+    /** Writes the batch with one fsync; returns the nanoseconds the synced write took. */
+    public long commit(Batch b) {
+        if (b.isEmpty()) {
+            b.close();
+            return 0;
+        }
+        try (b) {
+            if (b.lastAppended != null) {
+                b.wb.put(metaCf, META_APPLIED, MetaCodec.position(b.lastAppended));
+            }
+            if (b.newMeta != null) {
+                b.wb.put(metaCf, META_DURABLE, MetaCodec.meta(b.newMeta));
+            }
+            if (b.newAddresses != null) {
+                b.wb.put(metaCf, META_ADDRESSES, MetaCodec.addresses(b.newAddresses));
+            }
+            long t0 = System.nanoTime();
+            db.write(syncWrite, b.wb);
+            long took = System.nanoTime() - t0;
+            if (b.newMeta != null) {
+                meta = b.newMeta;
+            }
+            if (b.newAddresses != null) {
+                addresses = b.newAddresses;
+            }
+            if (b.lastAppended != null) {
+                applied = b.lastAppended;
+            }
+            return took;
+        } catch (RocksDBException e) {
+            // A failed synced write leaves us unsure what is durable: stop rather than guess.
+            throw new IllegalStateException("synced write failed: " + e.getMessage(), e);
+        }
+    }
+
+    /** Persists meta (and addresses when non-null) alone, with fsync. */
+    public void persistMeta(DurableMeta m, Map<String, String> addrs) {
+        Batch b = newBatch();
+        b.setMeta(m);
+        if (addrs != null) {
+            b.setAddresses(addrs);
+        }
+        commit(b);
+    }
+
+    public record Truncation(List<LogEntry> removed, Path rollbackFile, LogPosition applied) {}
+
+    /**
+     * Drops every entry after {@code toLsn}. Each removed entry is first written to a rollback
+     * file that is fsynced; then, in one synced batch, the keys they wrote get back the state
+     * recorded in their undo records (newest entry first, so the oldest undo wins), the entries
+     * leave the log, the applied position moves back to {@code toLsn} and {@code newMeta} is saved.
+     */
+    public Truncation truncateAfter(long toLsn, DurableMeta newMeta, long nowMs) {
+        if (toLsn < logStartLsn - 1 && applied.lsn() > toLsn) {
+            throw new IllegalStateException("cannot truncate to " + toLsn + ": the log starts at " + logStartLsn);
+        }
+        List<LogEntry> removed = readEntries(toLsn + 1, Long.MAX_VALUE, Long.MAX_VALUE);
+        Path file = null;
+        if (!removed.isEmpty()) {
+            file = rollback.write(newMeta.epoch(), nowMs, removed);
+        }
+        LogPosition newApplied;
+        if (toLsn == 0) {
+            newApplied = LogPosition.ZERO;
+        } else {
+            newApplied = readEntry(toLsn).map(e -> new LogPosition(e.getEpoch(), e.getLsn()))
+                    .orElseGet(() -> toLsn == applied.lsn() ? applied : newMeta.history().positionOf(toLsn));
+        }
+        try (WriteBatch wb = new WriteBatch()) {
+            List<LogEntry> newestFirst = new ArrayList<>(removed);
+            newestFirst.sort(Comparator.comparingLong(LogEntry::getLsn).reversed());
+            for (LogEntry e : newestFirst) {
+                byte[] lsnKey = MetaCodec.lsnKey(e.getLsn());
+                byte[] undoRaw = db.get(undoCf, lsnKey);
+                if (undoRaw == null) {
+                    throw new IllegalStateException("no undo record for lsn " + e.getLsn());
+                }
+                for (Map.Entry<String, StoredValue> u : MetaCodec.undo(undoRaw).entrySet()) {
+                    byte[] k = u.getKey().getBytes(StandardCharsets.UTF_8);
+                    if (u.getValue() == null) {
+                        wb.delete(dataCf, k);
+                    } else {
+                        wb.put(dataCf, k, u.getValue().encode());
+                    }
+                }
+                wb.delete(logCf, lsnKey);
+                wb.delete(undoCf, lsnKey);
+            }
+            wb.put(metaCf, META_APPLIED, MetaCodec.position(newApplied));
+            wb.put(metaCf, META_DURABLE, MetaCodec.meta(newMeta));
+            db.write(syncWrite, wb);
+        } catch (RocksDBException e) {
+            throw new IllegalStateException("truncation write failed: " + e.getMessage(), e);
+        }
+        meta = newMeta;
+        applied = newApplied;
+        return new Truncation(removed, file, newApplied);
+    }
+
+    /** Deletes log and undo records below {@code lsn} (they are behind every wanted follower). */
+    public void compactBefore(long lsn) {
+        if (lsn <= logStartLsn) {
+            return;
+        }
+        try (WriteBatch wb = new WriteBatch()) {
+            wb.deleteRange(logCf, MetaCodec.lsnKey(0), MetaCodec.lsnKey(lsn));
+            wb.deleteRange(undoCf, MetaCodec.lsnKey(0), MetaCodec.lsnKey(lsn));
+            wb.put(metaCf, META_LOG_START, MetaCodec.longValue(lsn));
+            db.write(syncWrite, wb);
+            logStartLsn = lsn;
+        } catch (RocksDBException e) {
+            throw new IllegalStateException("log compaction failed: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * A RocksDB checkpoint (hard links, consistent across column families) in {@code target},
+     * which must not exist. Called on the driver thread, so {@link #applied()} is what it holds.
+     */
+    public LogPosition checkpoint(Path target) {
+        try (Checkpoint cp = Checkpoint.create(db)) {
+            Files.createDirectories(target.getParent());
+            LogPosition at = applied;
+            cp.createCheckpoint(target.toString());
+            return at;
+        } catch (RocksDBException | IOException e) {
+            throw new IllegalStateException("checkpoint into " + target + " failed: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Replaces this store with the checkpoint in {@code incoming} (taken at {@code at}): its log
+     * and undo records are dropped (the log starts after {@code at}), {@code newMeta} and
+     * {@code addrs} are written into it, then the directories are swapped. A crash mid-swap is
+     * finished by {@link #open}.
+     */
+    public void installSnapshot(Path incoming, LogPosition at, DurableMeta newMeta, Map<String, String> addrs) {
+        ReplicaStore in = new ReplicaStore(incoming.getParent());
+        // Open the checkpoint directly as a database to rewrite its meta before it goes live.
+        in.openAt(incoming);
+        try {
+            try (WriteBatch wb = new WriteBatch()) {
+                wb.deleteRange(in.logCf, MetaCodec.lsnKey(0), MetaCodec.lsnKey(Long.MAX_VALUE));
+                wb.deleteRange(in.undoCf, MetaCodec.lsnKey(0), MetaCodec.lsnKey(Long.MAX_VALUE));
+                wb.put(in.metaCf, META_APPLIED, MetaCodec.position(at));
+                wb.put(in.metaCf, META_LOG_START, MetaCodec.longValue(at.lsn() + 1));
+                wb.put(in.metaCf, META_DURABLE, MetaCodec.meta(newMeta));
+                wb.put(in.metaCf, META_ADDRESSES, MetaCodec.addresses(addrs));
+                in.db.write(syncWrite, wb);
+            }
+        } catch (RocksDBException e) {
+            throw new IllegalStateException("cannot prepare snapshot: " + e.getMessage(), e);
+        } finally {
+            in.close();
+        }
+        closeDb();
+        try {
+            Path old = dataDir.resolve("db.old");
+            if (Files.exists(old)) {
+                deleteTree(old);
+            }
+            Files.move(dbDir, old);
+            Files.move(incoming, dbDir);
+            RollbackFiles.fsyncDir(dataDir);
+            deleteTree(old);
+        } catch (IOException e) {
+            throw new UncheckedIOException("snapshot swap failed", e);
+        }
+        openDb();
+    }
+
+    private void openAt(Path dir) {
+        try {
+            cfOptions = new ColumnFamilyOptions();
+            dbOptions = new DBOptions().setCreateIfMissing(false).setCreateMissingColumnFamilies(true);
+            List<ColumnFamilyDescriptor> descriptors = List.of(
+                    new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, cfOptions),
+                    new ColumnFamilyDescriptor("data".getBytes(StandardCharsets.UTF_8), cfOptions),
+                    new ColumnFamilyDescriptor("log".getBytes(StandardCharsets.UTF_8), cfOptions),
+                    new ColumnFamilyDescriptor("undo".getBytes(StandardCharsets.UTF_8), cfOptions),
+                    new ColumnFamilyDescriptor("meta".getBytes(StandardCharsets.UTF_8), cfOptions));
+            List<ColumnFamilyHandle> handles = new ArrayList<>();
+            db = RocksDB.open(dbOptions, dir.toString(), descriptors, handles);
+            dataCf = handles.get(1);
+            logCf = handles.get(2);
+            undoCf = handles.get(3);
+            metaCf = handles.get(4);
+        } catch (RocksDBException e) {
+            throw new IllegalStateException("cannot open checkpoint " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Files of a checkpoint directory, for shipping. */
+    public static List<Path> filesOf(Path checkpoint) {
+        try (Stream<Path> s = Files.list(checkpoint)) {
+            return s.filter(Files::isRegularFile).sorted().toList();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private void closeDb() {
+        if (db == null) {
+            return;
+        }
+        for (ColumnFamilyHandle h : new ColumnFamilyHandle[] {dataCf, logCf, undoCf, metaCf}) {
+            h.close();
+        }
+        db.close();
+        db = null;
+        dbOptions.close();
+        cfOptions.close();
+    }
+
+    @Override
+    public void close() {
+        closeDb();
+    }
+
+    public static void deleteTree(Path root) throws IOException {
+        if (!Files.exists(root)) {
+            return;
+        }
+        try (Stream<Path> s = Files.walk(root)) {
+            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+    }
+
+    private static boolean startsWith(byte[] a, byte[] prefix) {
+        if (a.length < prefix.length) {
+            return false;
+        }
+        for (int i = 0; i < prefix.length; i++) {
+            if (a[i] != prefix[i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+}
