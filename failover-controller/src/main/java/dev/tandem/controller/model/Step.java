@@ -1,0 +1,28 @@
+package dev.tandem.controller.model;
+
+/**
+ * The recorded progress of a transition. Each step is done, then recorded with compare-and-set;
+ * a controller that dies re-does at most the step after the recorded one, which is why every
+ * step is idempotent on the replicas (Promote/Follow/StepDown of the same epoch).
+ * <pre>
+ *   RECORDED   new epoch and leader persisted (nothing sent yet)
+ *   FENCED     old leader told to stop writing (best effort for failover; required for switchover)
+ *   CAUGHT_UP  switchover only: candidate flushed everything the old leader had
+ *   PROMOTED   candidate leads the new epoch
+ *   FOLLOWING  the others were told to follow it (unreachable ones are reconciled later)
+ *   RELABELED  pod role labels point the -rw/-ro Services at the new roles
+ * </pre>
+ * Completion clears the in-progress record and appends to the history.
+ */
+public enum Step {
+    RECORDED,
+    FENCED,
+    CAUGHT_UP,
+    PROMOTED,
+    FOLLOWING,
+    RELABELED;
+
+    public boolean atLeast(Step other) {
+        return compareTo(other) >= 0;
+    }
+}

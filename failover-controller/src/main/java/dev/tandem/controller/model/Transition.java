@@ -1,0 +1,32 @@
+package dev.tandem.controller.model;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+
+/**
+ * A leadership change in progress, as recorded in the cluster state.
+ *
+ * @param id          failover id carried by every log line, event and replica command
+ * @param epoch       the new epoch; never reused, even when the transition is aborted
+ * @param from        previous leader, null on bootstrap
+ * @param to          the replica being promoted
+ * @param fencedLsn   switchover: the old leader's last lsn after it stepped down (the catch-up target)
+ * @param detectedAtMs when the problem was first seen (first failed probe), for the duration metric
+ * @param mayLose     unsafe failover only: the lsn range that may be lost, for the operator
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record Transition(String id, TransitionKind kind, String reason, long epoch, String from, String to,
+                         Step step, long startedAtMs, long detectedAtMs, long fencedLsn, String mayLose) {
+
+    public Transition at(Step next) {
+        return new Transition(id, kind, reason, epoch, from, to, next, startedAtMs, detectedAtMs, fencedLsn, mayLose);
+    }
+
+    public Transition withFencedLsn(long lsn) {
+        return new Transition(id, kind, reason, epoch, from, to, step, startedAtMs, detectedAtMs, lsn, mayLose);
+    }
+
+    /** Switchover fallback: promote someone else (the old leader) in the same, already burned epoch. */
+    public Transition retarget(String newTo, Step newStep) {
+        return new Transition(id, kind, reason, epoch, from, newTo, newStep, startedAtMs, detectedAtMs, fencedLsn, mayLose);
+    }
+}
