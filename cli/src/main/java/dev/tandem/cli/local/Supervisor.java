@@ -138,6 +138,13 @@ public final class Supervisor {
             default:
                 throw new IllegalStateException("unknown service kind " + s.kind());
         }
+        // RocksDB, JNA and Vert.x unpack native code into the temp dir: keep it inside the cluster directory.
+        spec = spec.withProperty("java.io.tmpdir", Path.of(d.dir(), "tmp", s.name()).toString());
+        try {
+            java.nio.file.Files.createDirectories(Path.of(d.dir(), "tmp", s.name()));
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
         // Through the environment, not -D: a command line is visible to every user in ps.
         return spec.withEnv("TANDEM_CLUSTER_SECRET", d.secret());
     }
