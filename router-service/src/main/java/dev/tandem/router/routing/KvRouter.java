@@ -118,6 +118,15 @@ public class KvRouter {
                 .orElseThrow(() -> new RouterException(ErrorCode.NO_LEADER, noLeaderDetail(t))));
     }
 
+    private CompletableFuture<ReplicaEndpoint> readLeaderEndpoint() {
+        Optional<ReplicaEndpoint> known = topology.current().readLeader().flatMap(l -> topology.endpoint(l.id()));
+        if (known.isPresent()) {
+            return CompletableFuture.completedFuture(known.get());
+        }
+        return topology.refreshNow().thenApply(t -> t.readLeader().flatMap(l -> topology.endpoint(l.id()))
+                .orElseThrow(() -> new RouterException(ErrorCode.NO_LEADER, noLeaderDetail(t))));
+    }
+
     private static String noLeaderDetail(Topology t) {
         long healthy = t.replicas().stream().filter(ReplicaView::healthy).count();
         return "no replica accepts writes right now (" + healthy + " of " + t.replicas().size()
@@ -172,7 +181,7 @@ public class KvRouter {
                                                                 boolean mayFollowHint) {
         boolean strong = consistency.level() == Consistency.Level.STRONG;
         Q request = build.apply(requirement(consistency, token, settings.sessionWaitMs(), strong));
-        return leaderEndpoint().thenCompose(leader -> {
+        return readLeaderEndpoint().thenCompose(leader -> {
             long start = System.nanoTime();
             return call.apply(leader, request).handle((resp, err) -> {
                 replicaNanos[0] += System.nanoTime() - start;

@@ -29,6 +29,25 @@ public record Topology(List<ReplicaView> replicas) {
         return Optional.ofNullable(best);
     }
 
+    /**
+     * The replica that answers reads meant for the leader: the write leader if there is one, else a
+     * healthy replica claiming LEADER in the highest epoch even if its lease lapsed (it still holds
+     * the newest history; strong reads are refused by the replica itself without a lease).
+     */
+    public Optional<ReplicaView> readLeader() {
+        Optional<ReplicaView> l = leader();
+        if (l.isPresent()) {
+            return l;
+        }
+        ReplicaView best = null;
+        for (ReplicaView r : replicas) {
+            if (r.healthy() && r.role() == Role.ROLE_LEADER && (best == null || r.epoch() > best.epoch())) {
+                best = r;
+            }
+        }
+        return Optional.ofNullable(best);
+    }
+
     /** Highest epoch any healthy replica reports, 0 if none answered. */
     public long highestEpoch() {
         long e = 0;

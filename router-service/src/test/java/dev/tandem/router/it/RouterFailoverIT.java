@@ -1,0 +1,172 @@
+package dev.tandem.router.it;
+
+import static org.hamcrest.Matchers.equalTo;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tandem.common.LogPosition;
+import dev.tandem.process.ServiceProcess;
+import io.restassured.response.Response;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * Failures under the router, with real processes: the pinned follower dies (SIGKILL), then the
+ * leader dies after acknowledging a write no follower has, and an operator promotes a follower
+ * that lacks it. The tests run in order because each leaves the cluster degraded.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class RouterFailoverIT {
+
+    private TandemCluster cluster;
+    private ServiceProcess router;
+    private String deadFollower;
+
+    @BeforeAll
+    void start() {
+        // A long lease so the leader keeps acknowledging `leader` writes while its followers are paused.
+        cluster = new TandemCluster("router-failover", 3, Map.of("tandem.replica.lease-ms", "5000"));
+        try {
+            cluster.formWithLeader("r1");
+            router = cluster.startRouter("router", Map.of());
+            TandemCluster.awaitCondition(Duration.ofSeconds(20), "router sees leader r1", () ->
+                    "r1".equals(new Client().on(router).get("/v1/cluster").jsonPath().getString("leader")));
+        } catch (RuntimeException | AssertionError e) {
+            String logs = cluster.logs();
+            cluster.close();
+            throw new AssertionError("cluster did not start:\n" + logs, e);
+        }
+    }
+
+    @AfterAll
+    void stop() {
+        if (cluster != null) {
+            cluster.close();
+        }
+    }
+
+    @Test
+    @Order(1)
+    void monotonicReadsHoldWhenThePinnedFollowerDies() throws Exception {
+        AtomicBoolean writing = new AtomicBoolean(true);
+        AtomicReference<Throwable> writerFailure = new AtomicReference<>();
+        Thread writer = new Thread(() -> {
+            Client w = new Client();
+            int n = 0;
+            try {
+                while (writing.get()) {
+                    Response r = w.put(router, "mono/counter", Integer.toString(++n));
+                    if (r.statusCode() != 200 && r.statusCode() != 201) {
+                        throw new AssertionError("write " + n + ": " + r.statusCode() + " " + r.asString());
+                    }
+                }
+            } catch (Throwable t) {
+                writerFailure.set(t);
+            }
+        }, "it-writer");
+        writer.start();
+        try {
+            Client reader = new Client();
+            reader.put(router, "mono/start", "x");
+            Map<String, Integer> before = new HashMap<>();
+            int last = readMonotonic(reader, 0, 30, before);
+            String pinned = before.entrySet().stream().max(Map.Entry.comparingByValue()).orElseThrow().getKey();
+            assertNotEquals("r1", pinned, "with followers healthy the session is pinned to a follower: " + before);
+            cluster.replica(pinned).kill();
+            deadFollower = pinned;
+            Map<String, Integer> after = new HashMap<>();
+            readMonotonic(reader, last, 60, after);
+            assertFalse(after.containsKey(pinned), "reads after the kill came from the dead follower? " + after);
+        } finally {
+            writing.set(false);
+            writer.join(10_000);
+        }
+        if (writerFailure.get() != null) {
+            throw new AssertionError("writer failed while a follower died", writerFailure.get());
+        }
+    }
+
+    /** Reads the counter {@code n} times; the value and the served position must never go back. */
+    private int readMonotonic(Client reader, int floor, int n, Map<String, Integer> servedBy) {
+        int last = floor;
+        LogPosition lastPos = LogPosition.ZERO;
+        for (int i = 0; i < n; i++) {
+            Response r = reader.get(router, "mono/counter");
+            if (r.statusCode() == 404) {
+                continue; // the writer's first write is not there yet
+            }
+            assertEquals(200, r.statusCode(), r.asString());
+            int v = Integer.parseInt(r.asString());
+            LogPosition pos = LogPosition.parse(r.getHeader("Tandem-Position"));
+            assertTrue(v >= last, "read " + v + " after " + last + " (served by " + r.getHeader("Tandem-Served-By") + ")");
+            assertTrue(pos.compareTo(lastPos) >= 0, "served position went back from " + lastPos + " to " + pos);
+            last = v;
+            lastPos = pos;
+            servedBy.merge(r.getHeader("Tandem-Served-By"), 1, Integer::sum);
+        }
+        return last;
+    }
+
+    @Test
+    @Order(2)
+    void aLeaderlessClusterAnswers503WithRetryAfterAndALostSessionWriteIs410() {
+        String survivor = List.of("r2", "r3").stream().filter(id -> !id.equals(deadFollower)).findFirst().orElseThrow();
+        Client session = new Client();
+        Response base = session.put(router, "lost/base", "kept");
+        assertTrue(base.statusCode() == 200 || base.statusCode() == 201, base.asString());
+        TandemCluster.awaitCondition(Duration.ofSeconds(20), survivor + " applied the base write", () ->
+                cluster.info(survivor).getAppliedLsn() >= session.position().lsn());
+
+        // The survivor stops hearing anything; the leader acknowledges a `leader` write only it holds.
+        cluster.replica(survivor).pause();
+        Response lost = session.keep(session.on(router).header("Tandem-Write-Concern", "leader").body("only-on-r1").put("/v1/kv/lost/k"));
+        assertEquals(201, lost.statusCode(), lost.asString());
+        LogPosition lostAt = LogPosition.parse(lost.getHeader("Tandem-Position"));
+        cluster.replica("r1").kill();
+        cluster.replica(survivor).resume();
+
+        TandemCluster.awaitCondition(Duration.ofSeconds(10), "router notices it has no leader", () ->
+                new Client().on(router).get("/v1/cluster").jsonPath().getString("leader") == null);
+        Client other = new Client();
+        Response noLeader = other.keep(other.on(router).body("x").put("/v1/kv/lost/during"));
+        assertEquals(503, noLeader.statusCode(), noLeader.asString());
+        noLeader.then().contentType("application/problem+json").header("Retry-After", "1").body("code", equalTo("NO_LEADER"));
+
+        // An operator promotes the survivor, which never received lostAt: that write is gone. The
+        // follower killed earlier restarts from its disk and follows it, so the new leader's lease holds.
+        cluster.replica(deadFollower).start().awaitHttpOk("/q/health/live", Duration.ofSeconds(60));
+        cluster.promote(survivor, 2);
+        cluster.follow(deadFollower, survivor, 2);
+        TandemCluster.awaitCondition(Duration.ofSeconds(10), "router follows the new leader", () ->
+                survivor.equals(new Client().on(router).get("/v1/cluster").jsonPath().getString("leader")));
+
+        Response read = session.get(router, "lost/base");
+        assertEquals(410, read.statusCode(), "the session wrote " + lostAt + ", which the new leader does not have: " + read.asString());
+        read.then().contentType("application/problem+json").body("code", equalTo("SESSION_WRITE_LOST"))
+                .body("position", equalTo(lostAt.toString()));
+
+        // A new session reads the surviving history; the write that was lost is not there.
+        Client fresh = new Client();
+        assertEquals("kept", fresh.get(router, "lost/base").asString());
+        assertEquals(404, fresh.get(router, "lost/k").statusCode());
+        Response write = fresh.put(router, "lost/after", "epoch2");
+        assertEquals(201, write.statusCode(), write.asString());
+        assertEquals(2, fresh.position().epoch());
+    }
+
+}
