@@ -389,8 +389,8 @@ public final class ControllerLoop implements AutoCloseable {
         leadership.close();
     }
 
-    /** Only for the in-process tests: run a round on the caller's thread and wait. */
-    void tickForTest() throws Exception {
+    /** Runs one round now, on the loop thread, and waits for it (tests drive rounds this way). */
+    public void runRound() throws Exception {
         loop.submit(this::tick).get();
     }
 }
