@@ -54,9 +54,11 @@ class FailoverIT {
                 assertFalse(r.hasError() && r.getError().getCode() != ErrorCode.OK, () -> "write failed: " + r.getError());
                 ackedOne.put("one/" + i, "v" + i);
             }
-            // Cut both followers off (SIGSTOP) and write with concern `leader`: durable on r1 only.
-            c.process("r2").pause();
-            c.process("r3").pause();
+            // Cut both followers off and write with concern `leader`: durable on r1 only. SIGSTOP is
+            // not enough here: entries the leader ships still land in the paused followers' socket
+            // buffers and are applied on SIGCONT, so the followers are SIGKILLed instead.
+            c.process("r2").kill();
+            c.process("r3").kill();
             List<LogPosition> lonely = new ArrayList<>();
             for (int i = 0; i < 20; i++) {
                 WriteResponse r = c.kv("r1").write(put("lonely/" + i, "x" + i, WriteConcern.WRITE_CONCERN_LEADER));
@@ -64,8 +66,9 @@ class FailoverIT {
                 lonely.add(LogPosition.of(r.getPosition()));
             }
             c.process("r1").kill();
-            c.process("r2").resume();
-            c.process("r3").resume();
+            // The followers restart from their disks (still followers of the dead r1, epoch 1).
+            c.process("r2").start().awaitHttpOk("/q/health/live", Duration.ofSeconds(30));
+            c.process("r3").start().awaitHttpOk("/q/health/live", Duration.ofSeconds(30));
 
             // Promote the most advanced follower by (epoch, flushed lsn), as the controller would.
             StatusResponse s2 = c.status("r2", false);
