@@ -88,7 +88,11 @@ public final class BenchCommand implements Callable<Integer> {
                         consistency, consistency.equals("session") ? session : null)));
             }
             System.out.println("bench: router overhead (1 client, direct gRPC Get vs the router's GET) ...");
-            rows.addAll(routerOverhead(cluster, d));
+            try {
+                rows.addAll(routerOverhead(cluster, d));
+            } catch (RuntimeException e) {
+                System.out.println("  skipped: " + e.getMessage());
+            }
             if (kills > 0) {
                 System.out.println("bench: failover over " + kills + " leader kills ...");
                 rows.add(failover(cluster, kills));
@@ -164,7 +168,7 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     private List<Row> routerOverhead(LocalCluster cluster, Duration d) {
-        ReplicaInfo leader = cluster.leaderInfo().orElseThrow(() -> new IllegalStateException("no leader: is the cluster healthy? bin/tandem local status"));
+        ReplicaInfo leader = cluster.awaitLeader(Duration.ofSeconds(30)).orElseThrow(() -> new IllegalStateException("no leader: is the cluster healthy? bin/tandem local status"));
         ReplicaClient direct = cluster.client(leader.getReplicaId());
         RouterClient http = new RouterClient(cluster.routerUrl(), Duration.ofSeconds(5));
         Histogram viaGrpc = new Histogram(MAX_LATENCY_US, 3);
@@ -232,7 +236,7 @@ public final class BenchCommand implements Callable<Integer> {
                     sleep(100);
                 }
                 sleep(1000);
-                Optional<ReplicaInfo> leader = cluster.leaderInfo();
+                Optional<ReplicaInfo> leader = cluster.awaitLeader(Duration.ofSeconds(30));
                 if (leader.isEmpty()) {
                     errors++;
                     continue;

@@ -265,9 +265,7 @@ public final class ChaosRun {
         List<String> faults = new ArrayList<>();
         for (int k = 0; k < config.leaderKills(); k++) {
             faults.add("kill-leader");
-            if (k % 2 == 1 || config.leaderKills() == 1) {
-                faults.add(others.get((k / 2) % others.size()));
-            }
+            faults.add(others.get(k % others.size()));
         }
         return faults;
     }
@@ -288,7 +286,7 @@ public final class ChaosRun {
             out.printf("chaos: [%d/%d] %s%n", i + 1, faults.size(), fault);
             switch (fault) {
                 case "kill-leader": {
-                    Optional<ReplicaInfo> leader = cluster.leaderInfo();
+                    Optional<ReplicaInfo> leader = cluster.awaitLeader(Duration.ofSeconds(30));
                     if (leader.isEmpty()) {
                         errors.add("no leader to kill at fault " + (i + 1));
                         break;
@@ -434,7 +432,7 @@ public final class ChaosRun {
 
     /** Reads every key from the leader with a strong requirement, page by page. */
     private boolean readFinalState(Map<String, FinalValue> into) {
-        Optional<ReplicaInfo> leader = cluster.leaderInfo();
+        Optional<ReplicaInfo> leader = cluster.awaitLeader(Duration.ofSeconds(30));
         if (leader.isEmpty()) {
             errors.add("no leader after quiescence: the final state could not be read");
             return false;

@@ -217,6 +217,17 @@ public final class LocalCluster implements AutoCloseable {
                 .max(java.util.Comparator.comparingLong(ReplicaInfo::getEpoch));
     }
 
+    /** Waits up to {@code timeout} for a leader accepting writes (Info calls are slow on a loaded machine). */
+    public Optional<ReplicaInfo> awaitLeader(Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        Optional<ReplicaInfo> l = leaderInfo();
+        while (l.isEmpty() && System.nanoTime() < deadline) {
+            sleep(100);
+            l = leaderInfo();
+        }
+        return l;
+    }
+
     /**
      * Whether the cluster is whole again: every replica running and answering, one leader taking
      * writes, every follower streaming from it within {@code maxLagEntries}.
