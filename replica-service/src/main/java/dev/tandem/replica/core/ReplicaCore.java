@@ -248,7 +248,9 @@ public final class ReplicaCore<W> {
 
     /**
      * Completes {@code waiter} once {@code concern} (never DEFAULT) holds for {@code position},
-     * or with NOT_CONFIRMED at {@code deadlineMs}. A concern that already holds completes at the
+     * or with NOT_CONFIRMED at {@code deadlineMs}. The position may be older than this epoch (a
+     * retried request found by its id): any entry of our log counts copies the same way. One that
+     * is not in our log completes NOT_CONFIRMED. A concern that already holds completes at the
      * next call that hands out completions.
      */
     public void awaitConcern(LogPosition position, WriteConcern concern, long deadlineMs, W waiter) {
@@ -258,8 +260,10 @@ public final class ReplicaCore<W> {
         if (concern == WriteConcern.WRITE_CONCERN_DEFAULT || concern == WriteConcern.UNRECOGNIZED) {
             throw new IllegalArgumentException("resolve the write concern before waiting on it: " + concern);
         }
-        if (position.epoch() != epoch || position.lsn() < leader.epochStartLsn || position.lsn() > last.lsn()) {
-            throw illegal("awaitConcern for " + position + ", which this leader did not assign");
+        if (position.lsn() < 1 || position.lsn() > last.lsn() || history.epochOf(position.lsn()) != position.epoch()) {
+            readyCompletions.add(new Completion<>(waiter, position, ErrorCode.NOT_CONFIRMED,
+                    "position " + position + " is not in the log of this leader (last " + last + ")"));
+            return;
         }
         leader.pending.add(position, concern, deadlineMs, waiter);
         confirmPending(readyCompletions);
@@ -280,7 +284,11 @@ public final class ReplicaCore<W> {
         return out;
     }
 
-    /** A follower's acknowledgement; acks from another epoch are ignored. */
+    /**
+     * A follower's acknowledgement; acks from another epoch are ignored. Pass only acks that
+     * arrived on the follower's current stream (the one whose subscribe was accepted last): an
+     * ack from an older stream may describe entries that stream's truncation since removed.
+     */
     public List<Completion<W>> onAck(long nowMs, String followerId, long epoch, long flushedLsn, long appliedLsn) {
         List<Completion<W>> out = takeReady();
         if (role != Role.LEADER || epoch != this.epoch) {

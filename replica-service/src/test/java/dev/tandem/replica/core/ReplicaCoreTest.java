@@ -345,6 +345,34 @@ class ReplicaCoreTest {
     }
 
     @Test
+    void retriedWriteWaitsOnItsOriginalPositionEvenFromAnEarlierEpoch() {
+        // r1 holds (1,1..2) from epoch 1 and now leads epoch 2; a client retries the write at (1,2).
+        EpochHistory oldHistory = EpochHistory.of(List.of(new EpochHistory.Entry(1, 1, "r2")));
+        ReplicaCore<String> core = new ReplicaCore<>("r1", config(WriteConcern.WRITE_CONCERN_ONE),
+                new DurableMeta(1, oldHistory, Role.FOLLOWER, "r2", THREE), new LogPosition(1, 2), 1);
+        core.promote(0, 2, THREE);
+        core.onSubscribe(0, "r3", 2, new LogPosition(1, 2), oldHistory);
+
+        core.awaitConcern(new LogPosition(1, 2), WriteConcern.WRITE_CONCERN_ONE, FAR_DEADLINE_MS, "retry");
+        List<Completion<String>> done = core.onAck(1, "r3", 2, 2, 2);
+
+        assertEquals(List.of("retry"), okWaiters(done));
+    }
+
+    @Test
+    void waitingOnAPositionThatIsNotInTheLogCompletesNotConfirmed() {
+        ReplicaCore<String> core = leader(WriteConcern.WRITE_CONCERN_LEADER);
+        write(core, 0, WriteConcern.WRITE_CONCERN_LEADER, FAR_DEADLINE_MS);
+
+        core.awaitConcern(new LogPosition(7, 1), WriteConcern.WRITE_CONCERN_LEADER, FAR_DEADLINE_MS, "lost");
+        List<Completion<String>> done = core.onTick(1);
+
+        assertEquals(1, done.size());
+        assertEquals("lost", done.get(0).waiter());
+        assertEquals(ErrorCode.NOT_CONFIRMED, done.get(0).code());
+    }
+
+    @Test
     void acksFromAnotherEpochAreIgnored() {
         ReplicaCore<String> core = leader(WriteConcern.WRITE_CONCERN_ONE);
         subscribeEmpty(core, 0, "r2");
