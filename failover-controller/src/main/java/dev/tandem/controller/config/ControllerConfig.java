@@ -53,6 +53,13 @@ public interface ControllerConfig {
     @WithDefault("300")
     long leaderSeenMaxStalenessMs();
 
+    /**
+     * The longest failover waits on that evidence, in ms, counted from the first failed probe:
+     * a paused leader keeps its followers' TCP streams open, so they cannot tell it from a live one.
+     */
+    @WithDefault("2000")
+    long leaderSeenMaxWaitMs();
+
     /** How long a switchover waits for the candidate to catch up with the stepped-down leader, in ms. */
     @WithDefault("5000")
     long switchoverCatchUpTimeoutMs();

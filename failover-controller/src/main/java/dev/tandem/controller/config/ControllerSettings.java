@@ -26,6 +26,7 @@ public record ControllerSettings(
         boolean allowUnsafeFailover,
         WriteConcern minWriteConcern,
         long leaderSeenMaxStalenessMs,
+        long leaderSeenMaxWaitMs,
         Duration switchoverCatchUpTimeout,
         int historyMaxEntries,
         String release,
@@ -40,7 +41,7 @@ public record ControllerSettings(
     public enum Backend { FILE, KUBERNETES }
 
     public Policy policy() {
-        return new Policy(failureThreshold, minWriteConcern, allowUnsafeFailover, leaderSeenMaxStalenessMs);
+        return new Policy(failureThreshold, minWriteConcern, allowUnsafeFailover, leaderSeenMaxStalenessMs, leaderSeenMaxWaitMs);
     }
 
     public static ControllerSettings from(ControllerConfig c, ClusterConfig cluster) {
@@ -72,6 +73,9 @@ public record ControllerSettings(
         positive("tandem.controller.failure-threshold", c.failureThreshold(), problems);
         positive("tandem.controller.switchover-catch-up-timeout-ms", c.switchoverCatchUpTimeoutMs(), problems);
         positive("tandem.controller.history-max-entries", c.historyMaxEntries(), problems);
+        if (c.leaderSeenMaxWaitMs() < 0) {
+            problems.add("tandem.controller.leader-seen-max-wait-ms must be >= 0");
+        }
         if (c.leaderSeenMaxStalenessMs() < 0) {
             problems.add("tandem.controller.leader-seen-max-staleness-ms must be >= 0");
         }
@@ -105,7 +109,7 @@ public record ControllerSettings(
         });
         return new ControllerSettings(replicas, backend, stateFile, Duration.ofMillis(c.probeIntervalMs()),
                 Duration.ofMillis(c.probeTimeoutMs()), Duration.ofMillis(c.commandTimeoutMs()), c.failureThreshold(),
-                c.allowUnsafeFailover(), concern, c.leaderSeenMaxStalenessMs(),
+                c.allowUnsafeFailover(), concern, c.leaderSeenMaxStalenessMs(), c.leaderSeenMaxWaitMs(),
                 Duration.ofMillis(c.switchoverCatchUpTimeoutMs()), c.historyMaxEntries(), k.release(),
                 k.namespace().orElse(null), k.replicaPort(), identity, Duration.ofMillis(k.leaseDurationMs()),
                 Duration.ofMillis(k.renewDeadlineMs()), Duration.ofMillis(k.retryPeriodMs()), secret);

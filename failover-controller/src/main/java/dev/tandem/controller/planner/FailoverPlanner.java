@@ -149,7 +149,11 @@ public final class FailoverPlanner {
     // ---- leader failed -------------------------------------------------------------------------
 
     private Decision failover(PlannerInput in, ClusterState s, String reason) {
-        if (reason.equals("probe_failed")) {
+        ReplicaView failed = in.views().get(s.leader());
+        boolean stillWaiting = failed != null && in.nowMs() - failed.firstFailureAtMs() < policy.leaderSeenMaxWaitMs();
+        if (reason.equals("probe_failed") && stillWaiting) {
+            // Bounded: a follower only notices a silent (paused, not dead) leader when its TCP
+            // stream breaks, so "streaming" alone could hold a failover back indefinitely.
             for (ReplicaView v : reachable(in)) {
                 if (v.followsIn(s.epoch(), s.leader()) && v.streaming() && v.stalenessMs() <= policy.leaderSeenMaxStalenessMs()) {
                     return new Decision.Blocked("leader_seen_by_followers", v.id() + " still streams from " + s.leader()

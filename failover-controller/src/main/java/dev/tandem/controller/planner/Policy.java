@@ -5,7 +5,7 @@ import dev.tandem.proto.WriteConcern;
 
 /** The knobs the planner decides with (from ControllerSettings). */
 public record Policy(int failureThreshold, WriteConcern minWriteConcern, boolean allowUnsafeFailover,
-                     long leaderSeenMaxStalenessMs) {
+                     long leaderSeenMaxStalenessMs, long leaderSeenMaxWaitMs) {
 
     public Policy {
         if (failureThreshold < 1) {

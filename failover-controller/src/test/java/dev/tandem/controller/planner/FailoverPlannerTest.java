@@ -33,8 +33,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 class FailoverPlannerTest {
 
     static final long NOW = 1_000_000;
-    static final Policy DEFAULT = new Policy(3, WriteConcern.WRITE_CONCERN_ONE, false, 300);
-    static final Policy UNSAFE = new Policy(3, WriteConcern.WRITE_CONCERN_ONE, true, 300);
+    static final Policy DEFAULT = new Policy(3, WriteConcern.WRITE_CONCERN_ONE, false, 300, 2000);
+    static final Policy UNSAFE = new Policy(3, WriteConcern.WRITE_CONCERN_ONE, true, 300, 2000);
 
     // ---- building situations -------------------------------------------------------------------
 
@@ -149,6 +149,10 @@ class FailoverPlannerTest {
                         input(state(5, "r1", 3), 3, Map.of(), down("r1", 3, leader("r1", 5, 100)),
                                 follower("r2", "r1", 5, 5, 100, true, 20), orphan("r3", "r1", 5, 100)),
                         Decision.Blocked.class, "leader_seen_by_followers"),
+                row("failed probes and a fresh stream, but for longer than the bound: fail over anyway", DEFAULT,
+                        input(state(5, "r1", 3), 3, Map.of(), ReplicaView.unreachable("r1", 30, NOW - 2_500, leader("r1", 5, 100)),
+                                follower("r2", "r1", 5, 5, 100, true, 0), orphan("r3", "r1", 5, 100)),
+                        Decision.Begin.class, "r2@6"),
                 row("failed probes and a stale stream: the leader is gone", DEFAULT,
                         input(state(5, "r1", 3), 3, Map.of(), down("r1", 3, leader("r1", 5, 100)),
                                 follower("r2", "r1", 5, 5, 100, true, 1_000), orphan("r3", "r1", 5, 99)),
@@ -173,7 +177,7 @@ class FailoverPlannerTest {
                         input(state(5, "r1", 5), 5, Map.of(), down("r1", 3, null),
                                 orphan("r2", "r1", 5, 100), orphan("r3", "r1", 5, 100), orphan("r4", "r1", 5, 100)),
                         Decision.Blocked.class, "no_safe_candidate"),
-                row("five replicas, concern majority: three answering prove it", new Policy(3, WriteConcern.WRITE_CONCERN_MAJORITY, false, 300),
+                row("five replicas, concern majority: three answering prove it", new Policy(3, WriteConcern.WRITE_CONCERN_MAJORITY, false, 300, 2000),
                         input(state(5, "r1", 5), 5, Map.of(), down("r1", 3, null),
                                 orphan("r2", "r1", 5, 100), orphan("r3", "r1", 5, 101), orphan("r4", "r1", 5, 100)),
                         Decision.Begin.class, "r3@6"),
@@ -250,7 +254,7 @@ class FailoverPlannerTest {
     @ParameterizedTest(name = "concern {0} on {1} replicas: {2} must answer")
     @CsvSource({"one,3,2", "majority,3,2", "all,3,1", "leader,3,3", "one,5,4", "majority,5,3", "all,5,1", "one,2,1", "one,1,1"})
     void safeQuorumIsWhatIntersectsEveryAcknowledgedCopy(String concern, int members, int need) {
-        Policy p = new Policy(3, dev.tandem.common.WriteConcerns.parse(concern), false, 300);
+        Policy p = new Policy(3, dev.tandem.common.WriteConcerns.parse(concern), false, 300, 2000);
         assertEquals(need, p.safeQuorum(members));
     }
 }
