@@ -35,7 +35,7 @@ import java.util.stream.Collectors;
  * fast-jar) on loopback ports. The cluster is formed the way the controller forms it: Promote one
  * replica in epoch 1, Follow on the others, with the cluster secret in gRPC metadata.
  */
-final class TandemCluster implements AutoCloseable {
+public final class TandemCluster implements AutoCloseable {
 
     static final String SECRET = "router-it-secret-0123456789";
     private static final Duration START_TIMEOUT = Duration.ofSeconds(60);
@@ -46,7 +46,7 @@ final class TandemCluster implements AutoCloseable {
     private final List<ServiceProcess> routers = new ArrayList<>();
 
     /** Starts {@code n} replicas named r1..rn, each with {@code extra} properties, in parallel. */
-    TandemCluster(String testName, int n, Map<String, String> extra) {
+    public TandemCluster(String testName, int n, Map<String, String> extra) {
         this.dir = Path.of("target", "it", testName + "-" + System.currentTimeMillis()).toAbsolutePath();
         Path jar = ServiceProcess.moduleJar("replica-service");
         List<CompletableFuture<Void>> starts = new ArrayList<>();
@@ -81,7 +81,7 @@ final class TandemCluster implements AutoCloseable {
         }
     }
 
-    ServiceProcess replica(String id) {
+    public ServiceProcess replica(String id) {
         return replicas.get(id);
     }
 
@@ -104,7 +104,7 @@ final class TandemCluster implements AutoCloseable {
                 .withDeadlineAfter(10, TimeUnit.SECONDS);
     }
 
-    ReplicaInfo info(String id) {
+    public ReplicaInfo info(String id) {
         return KvServiceGrpc.newBlockingStub(channel(id)).withDeadlineAfter(2, TimeUnit.SECONDS).info(InfoRequest.getDefaultInstance());
     }
 
@@ -126,7 +126,7 @@ final class TandemCluster implements AutoCloseable {
     }
 
     /** r1 leads epoch 1, the others follow; returns once the leader accepts writes and every follower streams. */
-    TandemCluster formWithLeader(String leaderId) {
+    public TandemCluster formWithLeader(String leaderId) {
         promote(leaderId, 1);
         for (String id : replicas.keySet()) {
             if (!id.equals(leaderId)) {
@@ -148,7 +148,7 @@ final class TandemCluster implements AutoCloseable {
     }
 
     /** Starts a router process over all replicas and waits until it answers. */
-    ServiceProcess startRouter(String name, Map<String, String> extra) {
+    public ServiceProcess startRouter(String name, Map<String, String> extra) {
         ServiceProcess.Spec spec = ServiceProcess.Spec.of(name, ServiceProcess.moduleJar("router-service"), FreePorts.pick(), dir.resolve(name + ".log"))
                 .withProperty("tandem.router.replicas", replicaList())
                 .withProperty("java.io.tmpdir", tmp().toString());
@@ -185,7 +185,7 @@ final class TandemCluster implements AutoCloseable {
         throw new AssertionError("timed out after " + timeout + " waiting for " + what + (last == null ? "" : " (last error: " + last + ")"));
     }
 
-    String logs() {
+    public String logs() {
         StringBuilder sb = new StringBuilder();
         for (ServiceProcess p : replicas.values()) {
             sb.append("---- ").append(p.name()).append(" ----\n").append(p.logTail(30)).append('\n');

@@ -1,0 +1,235 @@
+package dev.tandem.router.bench;
+
+import dev.tandem.common.LogPosition;
+import dev.tandem.common.SessionToken;
+import dev.tandem.proto.GetRequest;
+import dev.tandem.proto.GetResponse;
+import dev.tandem.proto.KvServiceGrpc;
+import dev.tandem.proto.ReadRequirement;
+import dev.tandem.process.ServiceProcess;
+import dev.tandem.router.it.TandemCluster;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.stub.StreamObserver;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpClient;
+import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.PoolOptions;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import org.HdrHistogram.Recorder;
+import org.HdrHistogram.Histogram;
+
+/**
+ * Read throughput and latency through the router against a direct replica call, on a local
+ * three-replica cluster of real processes (a benchmark, not a test; see docs/router.md for the
+ * command). Closed loop: each of N clients keeps exactly one request in flight.
+ *
+ * <p>System properties: bench.clients (16), bench.seconds (15 per run), bench.warmup-seconds (5),
+ * bench.keys (1000), bench.value-bytes (100).
+ */
+public final class RouterBench {
+
+    private static final int CLIENTS = Integer.getInteger("bench.clients", 16);
+    private static final int SECONDS = Integer.getInteger("bench.seconds", 15);
+    private static final int WARMUP_SECONDS = Integer.getInteger("bench.warmup-seconds", 5);
+    private static final int KEYS = Integer.getInteger("bench.keys", 1000);
+    private static final int VALUE_BYTES = Integer.getInteger("bench.value-bytes", 100);
+
+    /** One request of a closed loop: start it, call back with success when its answer is in. */
+    interface Op {
+        void run(int client, Consumer<Boolean> done);
+    }
+
+    record Result(String name, double perSecond, double p50Ms, double p99Ms, double p999Ms, long errors) {
+        @Override
+        public String toString() {
+            return String.format("%-34s %9.0f req/s   p50 %6.3f ms   p99 %6.3f ms   p99.9 %6.3f ms   errors %d",
+                    name, perSecond, p50Ms, p99Ms, p999Ms, errors);
+        }
+    }
+
+    public static void main(String[] args) throws Exception {
+        System.out.printf("RouterBench: %d clients, %d s per run (+%d s warm-up), %d keys of %d bytes, %d cores%n",
+                CLIENTS, SECONDS, WARMUP_SECONDS, KEYS, VALUE_BYTES, Runtime.getRuntime().availableProcessors());
+        try (TandemCluster cluster = new TandemCluster("bench", 3, Map.of())) {
+            cluster.formWithLeader("r1");
+            ServiceProcess router = cluster.startRouter("bench-router", Map.of());
+            java.net.http.HttpClient setup = java.net.http.HttpClient.newHttpClient();
+            awaitLeader(setup, router);
+
+            // Load the keys through the router; the last token is every reader's starting position.
+            String token = null;
+            byte[] value = new byte[VALUE_BYTES];
+            long writeStart = System.nanoTime();
+            Histogram writes = new Histogram(3);
+            for (int i = 0; i < KEYS; i++) {
+                long t0 = System.nanoTime();
+                HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(router.httpUrl() + "/v1/kv/bench/" + i))
+                        .PUT(HttpRequest.BodyPublishers.ofByteArray(value));
+                if (token != null) {
+                    b.header("Tandem-Session", token);
+                }
+                HttpResponse<String> r = setup.send(b.build(), HttpResponse.BodyHandlers.ofString());
+                if (r.statusCode() / 100 != 2) {
+                    throw new IllegalStateException("load failed: " + r.statusCode() + " " + r.body());
+                }
+                token = r.headers().firstValue("Tandem-Session").orElseThrow();
+                writes.recordValue((System.nanoTime() - t0) / 1000);
+            }
+            System.out.printf("loaded %d keys through the router with one sequential client (write concern one): %.0f writes/s, p50 %.2f ms, p99 %.2f ms%n",
+                    KEYS, KEYS / ((System.nanoTime() - writeStart) / 1e9), writes.getValueAtPercentile(50) / 1000.0, writes.getValueAtPercentile(99) / 1000.0);
+            LogPosition loaded = SessionToken.parse(token).position();
+            awaitApplied(cluster, loaded.lsn());
+
+            List<Result> results = new ArrayList<>();
+            Vertx vertx = Vertx.vertx();
+            try {
+                HttpClient http = vertx.createHttpClient(new HttpClientOptions().setDefaultHost("127.0.0.1").setDefaultPort(router.port())
+                        .setKeepAlive(true).setTcpNoDelay(true), new PoolOptions().setHttp1MaxSize(CLIENTS));
+                // Each client its own session at the loaded position, as 16 application instances would have.
+                String[] tokens = new String[CLIENTS];
+                for (int c = 0; c < CLIENTS; c++) {
+                    tokens[c] = new SessionToken(SessionToken.fresh().sessionId(), loaded).toString();
+                }
+                for (String level : List.of("session", "eventual")) {
+                    results.add(run("router GET, " + level, CLIENTS, (client, done) ->
+                            http.request(HttpMethod.GET, "/v1/kv/bench/" + ThreadLocalRandom.current().nextInt(KEYS))
+                                    .compose(req -> req.putHeader("Tandem-Consistency", level).putHeader("Tandem-Session", tokens[client]).send())
+                                    .compose(resp -> resp.body().map(body -> resp.statusCode() == 200))
+                                    .onComplete(ar -> done.accept(ar.succeeded() && ar.result()))));
+                }
+                results.add(run("router GET, session, 1 client", 1, (client, done) ->
+                        http.request(HttpMethod.GET, "/v1/kv/bench/" + ThreadLocalRandom.current().nextInt(KEYS))
+                                .compose(req -> req.putHeader("Tandem-Session", tokens[0]).send())
+                                .compose(resp -> resp.body().map(body -> resp.statusCode() == 200))
+                                .onComplete(ar -> done.accept(ar.succeeded() && ar.result()))));
+            } finally {
+                vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+            }
+
+            // The same reads sent straight to the followers over gRPC, as the router sends them.
+            List<ManagedChannel> channels = new ArrayList<>();
+            try {
+                List<KvServiceGrpc.KvServiceStub> stubs = new ArrayList<>();
+                for (String id : List.of("r2", "r3")) {
+                    ManagedChannel ch = ManagedChannelBuilder.forAddress("127.0.0.1", cluster.replica(id).port()).usePlaintext().directExecutor().build();
+                    channels.add(ch);
+                    stubs.add(KvServiceGrpc.newStub(ch));
+                }
+                ReadRequirement req = ReadRequirement.newBuilder().setMinPosition(loaded.toProto()).setWaitMs(200).build();
+                Op direct = (client, done) -> stubs.get(client % stubs.size())
+                        .withDeadlineAfter(5, TimeUnit.SECONDS)
+                        .get(GetRequest.newBuilder().setKey("bench/" + ThreadLocalRandom.current().nextInt(KEYS)).setRead(req).build(),
+                                new StreamObserver<>() {
+                                    @Override public void onNext(GetResponse r) { done.accept(r.getFound()); }
+                                    @Override public void onError(Throwable t) { done.accept(false); }
+                                    @Override public void onCompleted() { }
+                                });
+                results.add(run("direct follower gRPC Get", CLIENTS, direct));
+                results.add(run("direct follower gRPC Get, 1 client", 1, direct));
+            } finally {
+                channels.forEach(ManagedChannel::shutdownNow);
+            }
+
+            HttpResponse<String> metrics = setup.send(HttpRequest.newBuilder(URI.create(router.httpUrl() + "/q/metrics")).build(), HttpResponse.BodyHandlers.ofString());
+            System.out.println();
+            results.forEach(System.out::println);
+            Result one = results.stream().filter(r -> r.name().equals("router GET, session, 1 client")).findFirst().orElseThrow();
+            Result directOne = results.stream().filter(r -> r.name().equals("direct follower gRPC Get, 1 client")).findFirst().orElseThrow();
+            System.out.printf("latency the router adds at 1 client (p50 router - p50 direct): %.3f ms%n", one.p50Ms() - directOne.p50Ms());
+            System.out.printf("router's own measure, tandem_router_added_latency_seconds mean over all requests: %.3f ms%n", addedMeanMs(metrics.body()));
+        }
+    }
+
+    private static Result run(String name, int clients, Op op) throws InterruptedException {
+        Recorder recorder = new Recorder(3);
+        AtomicLong errors = new AtomicLong();
+        AtomicLong completed = new AtomicLong();
+        long warmEnd = System.nanoTime() + TimeUnit.SECONDS.toNanos(WARMUP_SECONDS);
+        long end = warmEnd + TimeUnit.SECONDS.toNanos(SECONDS);
+        CountDownLatch finished = new CountDownLatch(clients);
+        for (int c = 0; c < clients; c++) {
+            int client = c;
+            new Object() {
+                void next() {
+                    long t0 = System.nanoTime();
+                    if (t0 >= end) {
+                        finished.countDown();
+                        return;
+                    }
+                    op.run(client, ok -> {
+                        long t1 = System.nanoTime();
+                        if (t0 >= warmEnd) {
+                            if (ok) {
+                                recorder.recordValue((t1 - t0) / 1000);
+                                completed.incrementAndGet();
+                            } else {
+                                errors.incrementAndGet();
+                            }
+                        }
+                        next();
+                    });
+                }
+            }.next();
+        }
+        Thread.sleep(TimeUnit.NANOSECONDS.toMillis(warmEnd - System.nanoTime()));
+        recorder.reset();
+        completed.set(0);
+        errors.set(0);
+        if (!finished.await(WARMUP_SECONDS + SECONDS + 30, TimeUnit.SECONDS)) {
+            throw new IllegalStateException(name + ": clients did not finish");
+        }
+        Histogram h = recorder.getIntervalHistogram();
+        Result r = new Result(name, completed.get() / (double) SECONDS, h.getValueAtPercentile(50) / 1000.0,
+                h.getValueAtPercentile(99) / 1000.0, h.getValueAtPercentile(99.9) / 1000.0, errors.get());
+        System.out.println(r);
+        return r;
+    }
+
+    private static double addedMeanMs(String metrics) {
+        double sum = 0;
+        double count = 0;
+        for (String line : metrics.split("\n")) {
+            if (line.startsWith("tandem_router_added_latency_seconds_sum")) {
+                sum = Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+            } else if (line.startsWith("tandem_router_added_latency_seconds_count")) {
+                count = Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+            }
+        }
+        return count == 0 ? Double.NaN : sum / count * 1000;
+    }
+
+    private static void awaitLeader(java.net.http.HttpClient http, ServiceProcess router) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (System.nanoTime() < deadline) {
+            String body = http.send(HttpRequest.newBuilder(URI.create(router.httpUrl() + "/v1/cluster")).build(), HttpResponse.BodyHandlers.ofString()).body();
+            if (body.contains("\"leader\":\"r1\"")) {
+                return;
+            }
+            Thread.sleep(100);
+        }
+        throw new IllegalStateException("router never saw leader r1");
+    }
+
+    private static void awaitApplied(TandemCluster cluster, long lsn) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (System.nanoTime() < deadline) {
+            if (cluster.info("r2").getAppliedLsn() >= lsn && cluster.info("r3").getAppliedLsn() >= lsn) {
+                return;
+            }
+            Thread.sleep(50);
+        }
+        throw new IllegalStateException("followers did not apply " + lsn);
+    }
+}
