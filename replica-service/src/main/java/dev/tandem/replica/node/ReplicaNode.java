@@ -71,8 +71,10 @@ public final class ReplicaNode implements AutoCloseable {
     static final int MAX_EVENTS_PER_TURN = 4096;
     /** Entries kept in memory for shipping, newest first evicted last. */
     static final int RECENT_ENTRIES = 50_000;
-    /** A follower whose stream broke waits this long before subscribing again, in ms. */
+    /** A follower whose stream broke waits this long before subscribing again, in ms; doubled per failure. */
     static final long RECONNECT_BACKOFF_MS = 100;
+    /** Longest wait between subscribe attempts, in ms. */
+    static final long RECONNECT_BACKOFF_MAX_MS = 2000;
     /** How often log retention is checked, in ms. */
     static final long RETENTION_CHECK_MS = 1000;
 
@@ -121,6 +123,8 @@ public final class ReplicaNode implements AutoCloseable {
     private LeaderLink link;
     private long reconnectAtMs = Long.MAX_VALUE;
     private boolean snapshotInProgress;
+    /** Subscribe attempts since the stream last delivered a message (backoff and log throttling). */
+    private int failedConnects;
     private long receivedLsn;
     private long rolledBack;
     private long lastTickMs;
@@ -524,7 +528,9 @@ public final class ReplicaNode implements AutoCloseable {
                 t -> enqueueFromStream(new LinkClosed(l, t)));
         l.send(FollowerMessage.newBuilder().setSubscribe(Subscribe.newBuilder().setFollowerId(settings.id())
                 .setEpoch(core.epoch()).setLast(store.last().toProto()).addAllHistory(store.meta().history().toProto())).build());
-        LOG.infof("epoch %d: subscribing to %s at %s from %s", core.epoch(), leaderId, address, store.last());
+        if (failedConnects == 0) {
+            LOG.infof("epoch %d: subscribing to %s at %s from %s", core.epoch(), leaderId, address, store.last());
+        }
     }
 
     /** Stream callbacks must not be lost to a full inbox: they block briefly instead (gRPC applies backpressure). */
@@ -546,12 +552,17 @@ public final class ReplicaNode implements AutoCloseable {
 
     private void dropLink(long now, String why) {
         if (link != null) {
-            LOG.infof("epoch %d: leaving stream to %s: %s", core.epoch(), link.leaderId, why);
+            if (failedConnects == 0) {
+                LOG.infof("epoch %d: leaving stream to %s: %s", core.epoch(), link.leaderId, why);
+            } else {
+                LOG.debugf("epoch %d: stream to %s failed again (%d): %s", core.epoch(), link.leaderId, failedConnects, why);
+            }
             link.close();
             link = null;
             core.onStreamState(now, false);
         }
-        reconnectAtMs = now + RECONNECT_BACKOFF_MS;
+        reconnectAtMs = now + Math.min(RECONNECT_BACKOFF_MAX_MS, RECONNECT_BACKOFF_MS << Math.min(failedConnects, 5));
+        failedConnects++;
     }
 
     private void onLinkClosed(long now, LinkClosed c) {
@@ -568,6 +579,7 @@ public final class ReplicaNode implements AutoCloseable {
         LeaderMessage m = f.message();
         if (!link.streaming && (m.hasAppend() || m.hasHeartbeat() || m.hasTruncate())) {
             link.streaming = true;
+            failedConnects = 0;
             core.onStreamState(now, true);
         }
         switch (m.getKindCase()) {
@@ -827,6 +839,7 @@ public final class ReplicaNode implements AutoCloseable {
             if (!memberIds.contains(settings.id())) {
                 memberIds.add(settings.id());
             }
+            failedConnects = 0;
             boolean sameLeader = link != null && link.leaderId.equals(leader.getId()) && link.epoch == epoch
                     && leader.getAddress().equals(link.address);
             CommandResult r = core.follow(now, epoch, leader.getId(), memberIds);

@@ -1,0 +1,142 @@
+package dev.tandem.replica.bench;
+
+import com.google.protobuf.ByteString;
+import dev.tandem.common.WriteConcerns;
+import dev.tandem.proto.ErrorCode;
+import dev.tandem.proto.KvServiceGrpc;
+import dev.tandem.proto.Op;
+import dev.tandem.proto.Put;
+import dev.tandem.proto.WriteConcern;
+import dev.tandem.proto.WriteRequest;
+import dev.tandem.proto.WriteResponse;
+import dev.tandem.replica.it.ReplicaCluster;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.HdrHistogram.Recorder;
+import org.HdrHistogram.Histogram;
+
+/**
+ * Durable write throughput and latency against three local replica processes, per write concern
+ * and client count. Not a test: run it with {@code replica-service/bin/bench-replica} (see
+ * docs/replica.md). Each client is a thread issuing one 100-byte put at a time (closed loop) over
+ * a shared gRPC channel; latency is measured at the client with HdrHistogram; the group-commit
+ * batch size is the leader's {@code tandem_replica_group_commit_entries} mean over the run.
+ *
+ * <p>System properties: {@code bench.seconds} (measured seconds per cell, default 8),
+ * {@code bench.warmup-seconds} (default 2), {@code bench.clients} (default 16,64),
+ * {@code bench.concerns} (default leader,one,majority,all), {@code bench.value-bytes} (default 100).
+ */
+public final class ReplicaBench {
+
+    public static void main(String[] args) throws Exception {
+        int seconds = Integer.getInteger("bench.seconds", 8);
+        int warmup = Integer.getInteger("bench.warmup-seconds", 2);
+        int valueBytes = Integer.getInteger("bench.value-bytes", 100);
+        List<Integer> clients = new ArrayList<>();
+        for (String c : System.getProperty("bench.clients", "16,64").split(",")) {
+            clients.add(Integer.parseInt(c.trim()));
+        }
+        List<WriteConcern> concerns = new ArrayList<>();
+        for (String c : System.getProperty("bench.concerns", "leader,one,majority,all").split(",")) {
+            concerns.add(WriteConcerns.parse(c));
+        }
+        try (ReplicaCluster cluster = new ReplicaCluster("bench", 3, Map.of()).startAll()) {
+            cluster.form("r1", 1);
+            String leaderUrl = cluster.process("r1").httpUrl();
+            ManagedChannel channel = ManagedChannelBuilder.forTarget(cluster.process("r1").address()).usePlaintext().build();
+            List<String> rows = new ArrayList<>();
+            rows.add(String.format("%-9s %7s %10s %9s %9s %9s %10s %8s", "concern", "clients", "writes/s", "p50 ms", "p99 ms",
+                    "max ms", "mean batch", "errors"));
+            for (WriteConcern concern : concerns) {
+                for (int n : clients) {
+                    String row = run(channel, leaderUrl, concern, n, warmup, seconds, valueBytes);
+                    System.out.println(row);
+                    rows.add(row);
+                }
+            }
+            channel.shutdownNow();
+            System.out.println();
+            System.out.println("Tandem replica benchmark: 3 replicas on 127.0.0.1, " + valueBytes + "-byte values, "
+                    + seconds + " s per cell, " + Runtime.getRuntime().availableProcessors() + " cores");
+            rows.forEach(System.out::println);
+        }
+    }
+
+    private static String run(ManagedChannel channel, String leaderUrl, WriteConcern concern, int clients,
+                              int warmupS, int seconds, int valueBytes) throws Exception {
+        Recorder recorder = new Recorder(3);
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicBoolean measuring = new AtomicBoolean();
+        AtomicLong ok = new AtomicLong();
+        AtomicLong errors = new AtomicLong();
+        ByteString value = ByteString.copyFrom(new byte[valueBytes]);
+        List<Thread> threads = new ArrayList<>();
+        for (int t = 0; t < clients; t++) {
+            Thread th = new Thread(() -> {
+                KvServiceGrpc.KvServiceBlockingStub stub = KvServiceGrpc.newBlockingStub(channel);
+                while (!stop.get()) {
+                    String key = "bench/" + ThreadLocalRandom.current().nextInt(100_000);
+                    long t0 = System.nanoTime();
+                    WriteResponse r = stub.write(WriteRequest.newBuilder().setWriteConcern(concern)
+                            .addOps(Op.newBuilder().setPut(Put.newBuilder().setKey(key).setValue(value))).build());
+                    long took = System.nanoTime() - t0;
+                    if (measuring.get()) {
+                        if (r.getError().getCode() == ErrorCode.OK) {
+                            recorder.recordValue(took / 1000);
+                            ok.incrementAndGet();
+                        } else {
+                            errors.incrementAndGet();
+                        }
+                    }
+                }
+            });
+            th.start();
+            threads.add(th);
+        }
+        Thread.sleep(warmupS * 1000L);
+        double[] before = groupCommit(leaderUrl);
+        recorder.reset();
+        measuring.set(true);
+        long start = System.nanoTime();
+        Thread.sleep(seconds * 1000L);
+        measuring.set(false);
+        long elapsed = System.nanoTime() - start;
+        Histogram h = recorder.getIntervalHistogram();
+        double[] after = groupCommit(leaderUrl);
+        stop.set(true);
+        for (Thread th : threads) {
+            th.join();
+        }
+        double meanBatch = (after[1] - before[1]) == 0 ? 0 : (after[0] - before[0]) / (after[1] - before[1]);
+        return String.format("%-9s %7d %10.0f %9.2f %9.2f %9.2f %10.1f %8d", WriteConcerns.name(concern), clients,
+                ok.get() / (elapsed / 1e9), h.getValueAtPercentile(50) / 1000.0, h.getValueAtPercentile(99) / 1000.0,
+                h.getMaxValue() / 1000.0, meanBatch, errors.get());
+    }
+
+    /** {sum, count} of the leader's group-commit summary. */
+    private static double[] groupCommit(String url) throws IOException, InterruptedException {
+        String text = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(url + "/q/metrics")).build(),
+                HttpResponse.BodyHandlers.ofString()).body();
+        double sum = 0;
+        double count = 0;
+        for (String line : text.split("\n")) {
+            if (line.startsWith("tandem_replica_group_commit_entries_sum")) {
+                sum = Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+            } else if (line.startsWith("tandem_replica_group_commit_entries_count")) {
+                count = Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+            }
+        }
+        return new double[] {sum, count};
+    }
+}
