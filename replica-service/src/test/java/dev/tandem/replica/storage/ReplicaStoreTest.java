@@ -1,0 +1,223 @@
+package dev.tandem.replica.storage;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.google.protobuf.ByteString;
+import dev.tandem.common.EpochHistory;
+import dev.tandem.common.LogPosition;
+import dev.tandem.proto.LogEntry;
+import dev.tandem.proto.Mutation;
+import dev.tandem.proto.PutValue;
+import dev.tandem.replica.core.DurableMeta;
+import dev.tandem.replica.core.Role;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class ReplicaStoreTest {
+
+    private Path dir;
+
+    @BeforeEach
+    void freshDir() throws Exception {
+        Path base = Path.of("target", "unit-data");
+        Files.createDirectories(base);
+        dir = Files.createTempDirectory(base, "store-");
+    }
+
+    private static Mutation put(String k, String v) {
+        return Mutation.newBuilder().setPut(PutValue.newBuilder().setKey(k).setValue(ByteString.copyFromUtf8(v)).setContentType("text/plain")).build();
+    }
+
+    private static Mutation del(String k) {
+        return Mutation.newBuilder().setDeleteKey(k).build();
+    }
+
+    private static LogEntry entry(long epoch, long lsn, String requestId, Mutation... ms) {
+        return LogEntry.newBuilder().setEpoch(epoch).setLsn(lsn).setTimestampMs(1000 + lsn).setRequestId(requestId)
+                .addAllMutations(List.of(ms)).build();
+    }
+
+    private static DurableMeta meta(long epoch, EpochHistory h) {
+        return new DurableMeta(epoch, h, Role.FOLLOWER, "r1", List.of("r1", "r2"));
+    }
+
+    private static String value(ReplicaStore s, String key) {
+        return s.get(key).map(v -> new String(v.value())).orElse(null);
+    }
+
+    @Test
+    void appendAppliesMutationsAndAdvancesAppliedInOneBatch() {
+        try (ReplicaStore s = ReplicaStore.open(dir)) {
+            ReplicaStore.Batch b = s.newBatch();
+            b.append(entry(1, 1, "a", put("x", "1"), put("y", "1")));
+            b.append(entry(1, 2, "b", put("x", "2"), del("y")));
+            // Later entries in a batch see earlier ones (the leader's overlay).
+            assertEquals("2", new String(b.current("x").orElseThrow().value()));
+            assertTrue(b.current("y").isEmpty());
+            // Nothing is visible before the synced write.
+            assertEquals(LogPosition.ZERO, s.applied());
+            assertTrue(s.get("x").isEmpty());
+            s.commit(b);
+            assertEquals(new LogPosition(1, 2), s.applied());
+            assertEquals("2", value(s, "x"));
+            assertEquals(new LogPosition(1, 2), s.get("x").orElseThrow().version());
+            assertTrue(s.get("y").isEmpty());
+            assertEquals(2, s.readEntries(1, 10, Long.MAX_VALUE).size());
+        }
+    }
+
+    @Test
+    void appendOutOfOrderIsAProgrammerError() {
+        try (ReplicaStore s = ReplicaStore.open(dir)) {
+            ReplicaStore.Batch b = s.newBatch();
+            assertThrows(IllegalStateException.class, () -> b.append(entry(1, 2, "", put("x", "1"))));
+            b.close();
+        }
+    }
+
+    @Test
+    void restartRecoversEverythingFlushed() {
+        EpochHistory h = EpochHistory.empty().withEpoch(1, 1, "r1");
+        String digest;
+        try (ReplicaStore s = ReplicaStore.open(dir)) {
+            for (int i = 1; i <= 50; i++) {
+                ReplicaStore.Batch b = s.newBatch();
+                b.append(entry(1, i, "req" + i, put("k" + (i % 7), "v" + i)));
+                b.setMeta(meta(1, h));
+                s.commit(b);
+            }
+            s.persistMeta(meta(1, h), Map.of("r1", "127.0.0.1:1"));
+            digest = s.digest().sha256Hex();
+        }
+        try (ReplicaStore s = ReplicaStore.open(dir)) {
+            assertEquals(new LogPosition(1, 50), s.applied());
+            assertEquals(meta(1, h), s.meta());
+            assertEquals("127.0.0.1:1", s.addresses().get("r1"));
+            assertEquals("v49", value(s, "k0"));
+            assertEquals(digest, s.digest().sha256Hex());
+            assertEquals(50, s.digest().applied().lsn());
+        }
+    }
+
+    @Test
+    void truncationWritesRollbackFileThenRestoresThePreviousState() throws Exception {
+        EpochHistory h1 = EpochHistory.empty().withEpoch(1, 1, "r1");
+        try (ReplicaStore s = ReplicaStore.open(dir)) {
+            ReplicaStore.Batch b = s.newBatch();
+            b.append(entry(1, 1, "a", put("keep", "k1"), put("changed", "old")));
+            b.append(entry(1, 2, "b", put("deleted", "here")));
+            s.commit(b);
+            String digestAt2 = s.digest().sha256Hex();
+            ReplicaStore.Batch b2 = s.newBatch();
+            b2.append(entry(1, 3, "c", put("changed", "new"), put("created", "x")));
+            b2.append(entry(1, 4, "d", del("deleted"), put("changed", "newer")));
+            s.commit(b2);
+            assertNotEquals(digestAt2, s.digest().sha256Hex());
+
+            EpochHistory h2 = h1.withEpoch(2, 3, "r2");
+            ReplicaStore.Truncation t = s.truncateAfter(2, meta(2, h2), 5000);
+            assertEquals(2, t.removed().size());
+            assertEquals(new LogPosition(1, 2), s.applied());
+            assertEquals("old", value(s, "changed"));
+            assertEquals("here", value(s, "deleted"));
+            assertFalse(s.get("created").isPresent());
+            assertEquals(digestAt2, s.digest().sha256Hex(), "state after truncation equals the state at the truncation point");
+            assertTrue(s.readEntry(3).isEmpty());
+
+            List<String> lines = Files.readAllLines(t.rollbackFile());
+            assertEquals(2, lines.size());
+            JsonNode first = new ObjectMapper().readTree(lines.get(0));
+            assertEquals(3, first.get("lsn").asLong());
+            assertEquals(1, first.get("epoch").asLong());
+            assertEquals("c", first.get("requestId").asText());
+            assertEquals(2, first.get("truncatedInEpoch").asLong());
+            assertEquals("new", new String(Base64.getDecoder().decode(first.get("mutations").get(0).get("value").asText())));
+            assertEquals("delete", new ObjectMapper().readTree(lines.get(1)).get("mutations").get(0).get("op").asText());
+            assertTrue(t.rollbackFile().getFileName().toString().startsWith("rollback-2-"));
+            assertEquals(2, s.rollbackFiles().countEntries());
+
+            // The log continues from the truncation point in the new epoch.
+            ReplicaStore.Batch b3 = s.newBatch();
+            b3.append(entry(2, 3, "e", put("changed", "epoch2")));
+            s.commit(b3);
+            assertEquals("epoch2", value(s, "changed"));
+        }
+        try (ReplicaStore s = ReplicaStore.open(dir)) {
+            assertEquals(new LogPosition(2, 3), s.applied());
+            assertEquals(2, s.meta().epoch());
+        }
+    }
+
+    @Test
+    void scanPagesByPrefixWithCursor() {
+        try (ReplicaStore s = ReplicaStore.open(dir)) {
+            ReplicaStore.Batch b = s.newBatch();
+            b.append(entry(1, 1, "", put("a/1", "1"), put("a/2", "2"), put("a/3", "3"), put("b/1", "x"), put("a", "root")));
+            s.commit(b);
+            ReplicaStore.ScanPage p1 = s.scan("a/", "", 2);
+            assertEquals(List.of("a/1", "a/2"), p1.items().stream().map(ReplicaStore.KeyState::key).toList());
+            assertEquals("a/2", p1.nextCursor());
+            ReplicaStore.ScanPage p2 = s.scan("a/", p1.nextCursor(), 2);
+            assertEquals(List.of("a/3"), p2.items().stream().map(ReplicaStore.KeyState::key).toList());
+            assertEquals("", p2.nextCursor());
+            assertEquals(new LogPosition(1, 1), p2.applied());
+        }
+    }
+
+    @Test
+    void compactionDropsOldEntriesButKeepsState() {
+        try (ReplicaStore s = ReplicaStore.open(dir)) {
+            for (int i = 1; i <= 10; i++) {
+                ReplicaStore.Batch b = s.newBatch();
+                b.append(entry(1, i, "", put("k", "v" + i)));
+                s.commit(b);
+            }
+            s.compactBefore(8);
+            assertEquals(8, s.logStartLsn());
+            assertTrue(s.readEntry(7).isEmpty());
+            assertEquals(3, s.readEntries(1, 10, Long.MAX_VALUE).size());
+            assertEquals("v10", value(s, "k"));
+        }
+    }
+
+    @Test
+    void checkpointInstallsAsANewStoreWithAnEmptyLog() throws Exception {
+        Path leaderDir = dir.resolve("leader");
+        Path followerDir = dir.resolve("follower");
+        EpochHistory h = EpochHistory.empty().withEpoch(1, 1, "r1");
+        try (ReplicaStore leader = ReplicaStore.open(leaderDir); ReplicaStore follower = ReplicaStore.open(followerDir)) {
+            ReplicaStore.Batch b = leader.newBatch();
+            b.append(entry(1, 1, "", put("a", "1")));
+            b.append(entry(1, 2, "", put("b", "2")));
+            leader.commit(b);
+            Path cp = leaderDir.resolve("snapshots/snap");
+            LogPosition at = leader.checkpoint(cp);
+            Path incoming = followerDir.resolve("incoming-1");
+            Files.createDirectories(incoming);
+            for (Path f : ReplicaStore.filesOf(cp)) {
+                Files.copy(f, incoming.resolve(f.getFileName()));
+            }
+            follower.installSnapshot(incoming, at, meta(1, h), Map.of("r1", "127.0.0.1:1"));
+            assertEquals(at, follower.applied());
+            assertEquals(3, follower.logStartLsn());
+            assertEquals("2", value(follower, "b"));
+            assertEquals(leader.digest().sha256Hex(), follower.digest().sha256Hex());
+            assertEquals(Role.FOLLOWER, follower.meta().role());
+            ReplicaStore.Batch b2 = follower.newBatch();
+            b2.append(entry(1, 3, "", put("c", "3")));
+            follower.commit(b2);
+            assertEquals("3", value(follower, "c"));
+        }
+    }
+}
