@@ -86,7 +86,14 @@ public final class TransitionExecutor {
         switch (t.step()) {
             case RECORDED -> {
                 Transition next = fence(s, t);
-                return record(stored, next.at(Step.FENCED), "fenced " + (t.from() == null ? "(no previous leader)" : t.from()));
+                if (t.kind() != TransitionKind.SWITCHOVER) {
+                    // Failover fencing is best effort and repeatable: not worth a state write
+                    // (an fsync, or an API-server round trip) on the path to accepting writes.
+                    log(t, "fenced " + (t.from() == null ? "(no previous leader)" : t.from()));
+                    event(t, "Normal", "Fenced", "fenced " + (t.from() == null ? "(no previous leader)" : t.from()));
+                    return advanceFrom(stored, next.at(Step.CAUGHT_UP));
+                }
+                return record(stored, next.at(Step.FENCED), "fenced " + t.from() + " at lsn " + next.fencedLsn());
             }
             case FENCED -> {
                 if (t.kind() == TransitionKind.SWITCHOVER) {
@@ -107,8 +114,11 @@ public final class TransitionExecutor {
                 return record(stored, t.at(Step.FOLLOWING), "followers pointed at " + t.to() + ": " + summary);
             }
             case FOLLOWING -> {
+                // Relabelling is idempotent; its completion is recorded together with "done".
                 platform.applyRoles(t.to(), ids(s.members()));
-                return record(stored, t.at(Step.RELABELED), "role labels: leader=" + t.to());
+                log(t.at(Step.RELABELED), "role labels: leader=" + t.to());
+                event(t.at(Step.RELABELED), "Normal", "Relabeled", "role labels: leader=" + t.to());
+                return finish(stored, t.at(Step.RELABELED));
             }
             case RELABELED -> {
                 return finish(stored, t);

@@ -12,7 +12,10 @@ package dev.tandem.controller.model;
  *   FOLLOWING  the others were told to follow it (unreachable ones are reconciled later)
  *   RELABELED  pod role labels point the -rw/-ro Services at the new roles
  * </pre>
- * Completion clears the in-progress record and appends to the history.
+ * Completion clears the in-progress record and appends to the history. Not every step costs a
+ * state write: a failover's FENCED and every RELABELED are only logged (repeating them is
+ * harmless), which keeps fsyncs or API-server round trips off the path to accepting writes; the
+ * RECORDED write is the one that can never be skipped (it burns the epoch before anyone hears it).
  */
 public enum Step {
     RECORDED,
