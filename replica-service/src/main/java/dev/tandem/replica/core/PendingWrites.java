@@ -36,10 +36,6 @@ final class PendingWrites<W> {
         byDeadline.add(p);
     }
 
-    int size() {
-        return byDeadline.size();
-    }
-
     /**
      * Completes OK every write whose lsn is at or below what its concern is confirmed up to.
      *

@@ -12,6 +12,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HexFormat;
@@ -159,7 +160,7 @@ final class Simulation implements SimReplica.World {
         if (network.isolated().isEmpty() && random.nextDouble() < PARTITION_PROBABILITY) {
             int minority = 1 + random.nextInt((size - 1) / 2);
             List<String> shuffled = new ArrayList<>(ids);
-            java.util.Collections.shuffle(shuffled, random);
+            Collections.shuffle(shuffled, random);
             Set<String> side = new TreeSet<>(shuffled.subList(0, minority));
             network.isolate(side);
             partitions++;
@@ -239,6 +240,8 @@ final class Simulation implements SimReplica.World {
     }
 
     private void controllerStep() {
+        // First depose any stale leader that became reachable, so a candidate is never one.
+        tellOthersToFollow();
         SimReplica leader = replicas.get(controllerLeader);
         boolean healthy = reachable(leader) && leader.core.role() == Role.LEADER
                 && leader.core.epoch() == controllerEpoch;
@@ -266,11 +269,6 @@ final class Simulation implements SimReplica.World {
                 .max(Comparator.comparing((SimReplica r) -> flushedPosition(r)).thenComparing(r -> r.id))
                 .orElseThrow();
         long epoch = controllerEpoch + 1;
-        if (candidate.core.role() == Role.LEADER) {
-            // A stale leader of an older epoch: depose it before it may lead again.
-            candidate.follow(controllerEpoch, controllerLeader.equals(candidate.id) ? otherThan(candidate.id)
-                    : controllerLeader, ids);
-        }
         if (size - reachable.size() > 1) {
             oneWritesUnsafeUpToEpoch = controllerEpoch;
         }
@@ -281,10 +279,6 @@ final class Simulation implements SimReplica.World {
         controllerLeader = candidate.id;
         leaderUnhealthySinceMs = -1;
         failovers++;
-    }
-
-    private String otherThan(String id) {
-        return ids.stream().filter(i -> !i.equals(id)).findFirst().orElseThrow();
     }
 
     private static LogPosition flushedPosition(SimReplica r) {
