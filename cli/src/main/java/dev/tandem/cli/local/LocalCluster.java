@@ -131,13 +131,13 @@ public final class LocalCluster implements AutoCloseable {
         ClusterDescription d = store.require();
         out.println("starting " + d.replicas().size() + " replicas, a controller and a router in " + store.dir()
                 + " (write concern " + d.writeConcern() + ")");
-        startSupervisor(store);
+        Process supervisor = startSupervisor(store);
         LocalCluster c = new LocalCluster(store);
-        c.awaitUp(UP_TIMEOUT, out);
+        c.awaitUp(UP_TIMEOUT, out, supervisor);
         return c;
     }
 
-    private static void startSupervisor(DescriptionStore store) {
+    private static Process startSupervisor(DescriptionStore store) {
         List<String> cmd = new ArrayList<>();
         if (new File("/usr/bin/setsid").canExecute()) {
             // Its own session: closing the terminal that ran `local up` must not take the cluster down.
@@ -148,17 +148,23 @@ public final class LocalCluster implements AutoCloseable {
                 "dev.tandem.cli.TandemCli", "local", "supervise", "--dir", store.dir().toString()));
         Path log = store.dir().resolve("logs/supervisor.log");
         try {
-            new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+            return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
                     .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot start the supervisor: " + e.getMessage(), e);
         }
     }
 
-    private void awaitUp(Duration timeout, PrintStream out) {
+    private void awaitUp(Duration timeout, PrintStream out, Process supervisor) {
         long deadline = System.nanoTime() + timeout.toNanos();
-        await("supervisor", deadline, () -> description().supervisorPid() > 0
-                && Pids.find(description().supervisorPid(), store.dir().toString()).isPresent(), out);
+        await("supervisor", deadline, () -> {
+            if (!supervisor.isAlive()) {
+                throw new IllegalStateException("the supervisor exited with " + supervisor.exitValue() + "; see "
+                        + store.dir().resolve("logs/supervisor.log"));
+            }
+            return description().supervisorPid() > 0
+                    && Pids.find(description().supervisorPid(), store.dir().toString()).isPresent();
+        }, out);
         for (Service s : description().services()) {
             await(s.name() + " on " + s.address(), deadline, () -> httpStatus(s, "/q/health/live") == 200, out);
         }

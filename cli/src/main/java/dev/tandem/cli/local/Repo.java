@@ -42,7 +42,8 @@ public final class Repo {
     public static String cliClasspath() {
         try {
             Path self = Path.of(Repo.class.getProtectionDomain().getCodeSource().getLocation().toURI());
-            if (Files.isRegularFile(self) && self.toString().endsWith(".jar")) {
+            // Only the shaded jar carries the dependencies; the plain module jar (as tests see it) does not.
+            if (Files.isRegularFile(self) && self.toString().endsWith("-all.jar")) {
                 return self.toString();
             }
         } catch (Exception e) {
