@@ -108,14 +108,14 @@ class RouterApiIT {
         ServiceProcess r3 = cluster.replica("r3");
         r3.pause();
         try {
-            for (int round = 0; round < 5; round++) {
+            for (int round = 0; round < 3; round++) {
                 writeThenReadOwnWrite(sessions, "ryw-paused", round);
             }
         } finally {
             r3.resume();
         }
         // r3 is alive again and behind: sessions homed on it must not read from it until it has their write.
-        for (int round = 5; round < 15; round++) {
+        for (int round = 3; round < 9; round++) {
             writeThenReadOwnWrite(sessions, "ryw-resumed", round);
         }
         awaitRouterSeesAllFollowers(routerA);
@@ -147,7 +147,7 @@ class RouterApiIT {
         awaitFollowersApplied(routerA, maxLsn);
         Map<String, Integer> servedBy = new HashMap<>();
         int reads = 0;
-        for (int round = 0; round < 5; round++) {
+        for (int round = 0; round < 3; round++) {
             for (int i = 0; i < sessions.size(); i++) {
                 Response r = sessions.get(i).get(routerA, "spread/" + i);
                 assertEquals("x" + i, r.asString());
@@ -228,7 +228,7 @@ class RouterApiIT {
     void twoRoutersServingOneSessionAlternatelyKeepReadYourWritesAndMonotonicReads() {
         Client c = new Client();
         LogPosition lastSeen = LogPosition.ZERO;
-        for (int i = 0; i < 40; i++) {
+        for (int i = 0; i < 24; i++) {
             ServiceProcess writer = i % 2 == 0 ? routerA : routerB;
             ServiceProcess reader = i % 2 == 0 ? routerB : routerA;
             Response w = c.put(writer, "alt/k", "v" + i);

@@ -132,13 +132,15 @@ class RouterFailoverIT {
         TandemCluster.awaitCondition(Duration.ofSeconds(20), survivor + " applied the base write", () ->
                 cluster.info(survivor).getAppliedLsn() >= session.position().lsn());
 
-        // The survivor stops hearing anything; the leader acknowledges a `leader` write only it holds.
-        cluster.replica(survivor).pause();
+        // Both followers are now down (a SIGSTOPped one would still buffer shipped entries in its
+        // socket), so the leader, within its long lease, acknowledges a `leader` write only it holds.
+        cluster.replica(survivor).kill();
         Response lost = session.keep(session.on(router).header("Tandem-Write-Concern", "leader").body("only-on-r1").put("/v1/kv/lost/k"));
         assertEquals(201, lost.statusCode(), lost.asString());
         LogPosition lostAt = LogPosition.parse(lost.getHeader("Tandem-Position"));
         cluster.replica("r1").kill();
-        cluster.replica(survivor).resume();
+        cluster.replica(survivor).start().awaitHttpOk("/q/health/live", Duration.ofSeconds(60));
+        cluster.replica(deadFollower).start().awaitHttpOk("/q/health/live", Duration.ofSeconds(60));
 
         TandemCluster.awaitCondition(Duration.ofSeconds(10), "router notices it has no leader", () ->
                 new Client().on(router).get("/v1/cluster").jsonPath().getString("leader") == null);
@@ -148,8 +150,7 @@ class RouterFailoverIT {
         noLeader.then().contentType("application/problem+json").header("Retry-After", "1").body("code", equalTo("NO_LEADER"));
 
         // An operator promotes the survivor, which never received lostAt: that write is gone. The
-        // follower killed earlier restarts from its disk and follows it, so the new leader's lease holds.
-        cluster.replica(deadFollower).start().awaitHttpOk("/q/health/live", Duration.ofSeconds(60));
+        // other follower follows it, so the new leader's lease holds.
         cluster.promote(survivor, 2);
         cluster.follow(deadFollower, survivor, 2);
         TandemCluster.awaitCondition(Duration.ofSeconds(10), "router follows the new leader", () ->
