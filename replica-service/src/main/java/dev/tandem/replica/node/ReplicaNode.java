@@ -493,6 +493,9 @@ public final class ReplicaNode implements AutoCloseable {
                 return out;
             }
             from = out.get(out.size() - 1).getLsn() + 1;
+            if (from > to || recent.isEmpty()) {
+                return out;
+            }
         }
         for (LogEntry e : recent.subMap(from, true, to, true).values()) {
             int size = e.getSerializedSize();

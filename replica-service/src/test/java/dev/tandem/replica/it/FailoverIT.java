@@ -48,7 +48,22 @@ class FailoverIT {
         // which is exactly the case whose entries must end up in a rollback file.
         try (ReplicaCluster c = new ReplicaCluster("failover", 3, Map.of("tandem.replica.min-write-concern", "leader")).startAll()) {
             c.form("r1", 1);
+            // Idempotency: a retried request id is applied once and answers with the original position.
+            WriteResponse first = c.kv("r1").write(put("idem", "1", WriteConcern.WRITE_CONCERN_ONE));
+            WriteResponse retry = c.kv("r1").write(put("idem", "1", WriteConcern.WRITE_CONCERN_ONE));
+            assertFalse(first.getReplayed());
+            assertTrue(retry.getReplayed(), () -> "retry not replayed: " + retry);
+            assertEquals(first.getPosition(), retry.getPosition());
+            // A session read for a position not yet reached waits, then answers NOT_CAUGHT_UP.
+            GetResponse ahead = c.kv("r2").get(GetRequest.newBuilder().setKey("idem").setRead(ReadRequirement.newBuilder()
+                    .setMinPosition(new LogPosition(1, 1_000_000).toProto()).setWaitMs(100)).build());
+            assertEquals(ErrorCode.NOT_CAUGHT_UP, ahead.getError().getCode());
+            // ... and is served on a follower once its position is applied there.
+            GetResponse session = c.kv("r2").get(GetRequest.newBuilder().setKey("idem").setRead(ReadRequirement.newBuilder()
+                    .setMinPosition(first.getPosition()).setWaitMs(2000)).build());
+            assertEquals("1", session.getValue().toStringUtf8(), () -> "session read: " + session);
             Map<String, String> ackedOne = new LinkedHashMap<>();
+            ackedOne.put("idem", "1");
             for (int i = 0; i < 300; i++) {
                 WriteResponse r = c.kv("r1").write(put("one/" + i, "v" + i, WriteConcern.WRITE_CONCERN_ONE));
                 assertFalse(r.hasError() && r.getError().getCode() != ErrorCode.OK, () -> "write failed: " + r.getError());
@@ -80,6 +95,10 @@ class FailoverIT {
             ReplicaCluster.awaitTrue(Duration.ofSeconds(10), () -> c.status(next, false).getInfo().getAcceptingWrites(),
                     () -> next + " never accepted writes\n" + c.logTails());
 
+            // The retry of a write from before the failover is still recognised by the new leader.
+            WriteResponse replayedAfterFailover = c.kv(next).write(put("idem", "1", WriteConcern.WRITE_CONCERN_ONE));
+            assertTrue(replayedAfterFailover.getReplayed(), () -> "retry after failover applied twice: " + replayedAfterFailover);
+            assertEquals(first.getPosition(), replayedAfterFailover.getPosition());
             for (Map.Entry<String, String> e : ackedOne.entrySet()) {
                 GetResponse g = c.kv(next).get(GetRequest.newBuilder().setKey(e.getKey()).build());
                 assertTrue(g.getFound(), "acknowledged write " + e.getKey() + " lost after failover");
