@@ -35,6 +35,9 @@ public record Member(String id, String address) {
             if (out.stream().anyMatch(o -> o.id().equals(m.id()))) {
                 throw new IllegalArgumentException("replica id " + m.id() + " listed twice");
             }
+            if (out.stream().anyMatch(o -> o.address().equals(m.address()))) {
+                throw new IllegalArgumentException("address " + m.address() + " listed for two replicas");
+            }
             out.add(m);
         }
         return out;

@@ -61,9 +61,10 @@ final class LocalCluster implements AutoCloseable {
         }
         Path replicaJar = ServiceProcess.moduleJar("replica-service");
         List<String> list = new ArrayList<>();
+        java.util.Set<Integer> taken = new java.util.HashSet<>();
         for (int i = 1; i <= n; i++) {
             String id = "r" + i;
-            int port = FreePorts.pick();
+            int port = distinctPort(taken);
             replicas.put(id, new ServiceProcess(ServiceProcess.Spec.of(id, replicaJar, port, baseDir.resolve(id + ".log"))
                     .withProperty("tandem.replica.id", id)
                     .withProperty("tandem.replica.data-dir", baseDir.resolve(id).toString())
@@ -72,12 +73,23 @@ final class LocalCluster implements AutoCloseable {
             list.add(id + "=127.0.0.1:" + port);
         }
         controller = new ServiceProcess(ServiceProcess.Spec.of("controller", ServiceProcess.moduleJar("failover-controller"),
-                        FreePorts.pick(), baseDir.resolve("controller.log"))
+                        distinctPort(taken), baseDir.resolve("controller.log"))
                 .withProperty("tandem.controller.replicas", String.join(",", list))
                 .withProperty("tandem.controller.state.backend", "file")
                 .withProperty("tandem.controller.state.file", baseDir.resolve("cluster-state.json").toString())
                 .withProperty("java.io.tmpdir", baseDir.resolve("tmp").toString())
                 .withEnv("TANDEM_CLUSTER_SECRET", SECRET));
+    }
+
+    /** The kernel may hand out the same free port twice in a row; every process needs its own. */
+    private static int distinctPort(java.util.Set<Integer> taken) {
+        for (int attempt = 0; attempt < 100; attempt++) {
+            int p = FreePorts.pick();
+            if (taken.add(p)) {
+                return p;
+            }
+        }
+        throw new IllegalStateException("no distinct free port after 100 attempts");
     }
 
     LocalCluster start() {
