@@ -437,7 +437,10 @@ public final class ReplicaCore<W> {
         return new AppendDecision.Accept(-1, meta());
     }
 
-    /** The leader says our log diverges after {@code toLsn}. */
+    /**
+     * The leader says our log diverges after {@code toLsn}. Accept with {@code truncateAfterLsn}
+     * -1 (drop nothing) when every entry we hold is already the leader's.
+     */
     public AppendDecision onTruncate(long nowMs, long leaderEpoch, long toLsn, EpochHistory leaderHistory) {
         AppendDecision.Reject refusal = refuseLeaderMessage(leaderEpoch);
         if (refusal != null) {
@@ -445,6 +448,12 @@ public final class ReplicaCore<W> {
         }
         if (toLsn > last.lsn()) {
             return invalid("truncate after lsn " + toLsn + " but our log ends at " + last);
+        }
+        if (leaderHistory.epochOf(last.lsn()) == last.epoch()) {
+            // The leader holds our last entry, hence (log matching) our whole log: this Truncate
+            // was repeated or overtaken by the entries it made room for. Dropping them now would
+            // lose entries we may already have acknowledged to this leader.
+            return new AppendDecision.Accept(-1, meta());
         }
         if (toLsn + 1 < logStartLsn) {
             return invalid("truncate after lsn " + toLsn + " reaches below our snapshot (log starts at "

@@ -656,6 +656,23 @@ class ReplicaCoreTest {
     }
 
     @Test
+    void aRepeatedTruncateDoesNotDropEntriesAlreadyTakenFromTheLeader() {
+        ReplicaCore<String> core = follower(1);
+        core.onAppend(0, 1, LogPosition.ZERO, new LogPosition(1, 5), historyOf(1, 1));
+        core.follow(1, 2, "r3", THREE);
+        EpochHistory leaderHistory = historyOf(1, 1, 2, 4);
+        core.onTruncate(2, 2, 3, leaderHistory);
+        core.onAppend(3, 2, new LogPosition(1, 3), new LogPosition(2, 6), leaderHistory);
+        core.onLocalFlush(4, 6);
+
+        AppendDecision again = core.onTruncate(5, 2, 3, leaderHistory);
+
+        assertEquals(-1, assertInstanceOf(AppendDecision.Accept.class, again).truncateAfterLsn());
+        assertEquals(new LogPosition(2, 6), core.last());
+        assertEquals(6, core.flushedLsn());
+    }
+
+    @Test
     void messagesFromALeaderReachAReplicaThatNoLongerFollowsAreRejected() {
         ReplicaCore<String> core = follower(1);
         core.promote(0, 2, THREE);

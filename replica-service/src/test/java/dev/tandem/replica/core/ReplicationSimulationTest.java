@@ -8,7 +8,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Seeded simulation of 3- and 5-replica clusters (every fourth seed has five) under crashes,
- * restarts, partitions, message drops, duplicates and reordering, with random fsync timing. See
+ * restarts, partitions, message drops, duplicates and reordering, random fsync timing, failovers
+ * and planned switchovers. See
  * {@link Simulation} for what is checked after every step. Seeds are fixed so every run is the
  * same; {@code -Dtandem.sim.seed=N} reruns one schedule, {@code -Dtandem.sim.schedules=N} runs more.
  */
@@ -35,6 +36,7 @@ class ReplicationSimulationTest {
         int acknowledged = 0;
         int notConfirmed = 0;
         int failovers = 0;
+        int switchovers = 0;
         int truncations = 0;
         int crashes = 0;
         int partitions = 0;
@@ -44,18 +46,20 @@ class ReplicationSimulationTest {
             acknowledged += r.acknowledged();
             notConfirmed += r.notConfirmed();
             failovers += r.failovers();
+            switchovers += r.switchovers();
             truncations += r.truncations();
             crashes += r.crashes();
             partitions += r.partitions();
         }
         long elapsedMs = (System.nanoTime() - startedNs) / 1_000_000;
         System.out.printf("replication simulation: %d schedules, %d steps, %d writes acknowledged, %d not confirmed, "
-                        + "%d failovers, %d truncations, %d crashes, %d partitions in %d ms%n",
-                seeds.size(), steps, acknowledged, notConfirmed, failovers, truncations, crashes, partitions, elapsedMs);
+                        + "%d failovers, %d switchovers, %d truncations, %d crashes, %d partitions in %d ms%n",
+                seeds.size(), steps, acknowledged, notConfirmed, failovers, switchovers, truncations, crashes, partitions,
+                elapsedMs);
         if (onlySeed == null) {
             // A simulation that never fails over or truncates checks nothing interesting.
-            assertTrue(acknowledged > 0 && failovers > 0 && truncations > 0 && crashes > 0 && partitions > 0,
-                    "the schedules did not exercise failover, truncation, crashes and partitions");
+            assertTrue(acknowledged > 0 && failovers > 0 && switchovers > 0 && truncations > 0 && crashes > 0
+                    && partitions > 0, "the schedules did not exercise failover, switchover, truncation, crashes and partitions");
         }
     }
 }

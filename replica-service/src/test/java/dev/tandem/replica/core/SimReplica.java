@@ -139,6 +139,12 @@ final class SimReplica {
         return result;
     }
 
+    CommandResult stepDown(long epoch) {
+        CommandResult result = core.stepDown(world.nowMs(), epoch);
+        persistCommand(result);
+        return result;
+    }
+
     private void persistCommand(CommandResult result) {
         if (result.metaToPersist() != null) {
             meta = result.metaToPersist();
@@ -290,18 +296,18 @@ final class SimReplica {
         AppendDecision decision = core.onTruncate(now, t.epoch(), t.toLsn(), t.history());
         if (decision instanceof AppendDecision.Accept accept) {
             long keep = accept.truncateAfterLsn();
-            // The rollback file is written (and synced) before the entries leave the log.
-            for (int i = (int) keep; i < log.size(); i++) {
-                rollback.add(log.get(i));
-            }
-            if (keep < log.size()) {
+            if (keep >= 0 && keep < log.size()) {
+                // The rollback file is written (and synced) before the entries leave the log.
+                for (int i = (int) keep; i < log.size(); i++) {
+                    rollback.add(log.get(i));
+                }
                 world.trace(id + " truncated " + (log.size() - keep) + " entries after lsn " + keep);
-            }
-            log = new ArrayList<>(log.subList(0, (int) keep));
-            if (appliedLsn > keep) {
-                // Undo: the state goes back to the kept prefix.
-                state = replay(log, keep);
-                appliedLsn = keep;
+                log = new ArrayList<>(log.subList(0, (int) keep));
+                if (appliedLsn > keep) {
+                    // Undo: the state goes back to the kept prefix.
+                    state = replay(log, keep);
+                    appliedLsn = keep;
+                }
             }
             meta = accept.meta();
             lastProgressMs = now;

@@ -32,8 +32,8 @@ import java.util.TreeSet;
 final class Simulation implements SimReplica.World {
 
     /** What a schedule exercised, summed up by the test to show the simulation is not idle. */
-    record Result(int steps, int acknowledged, int notConfirmed, int failovers, int truncations, int crashes,
-                  int partitions) {}
+    record Result(int steps, int acknowledged, int notConfirmed, int failovers, int switchovers, int truncations,
+                  int crashes, int partitions) {}
 
     enum WriteStatus { PENDING, OK, NOT_CONFIRMED, REFUSED, ABANDONED }
 
@@ -79,6 +79,9 @@ final class Simulation implements SimReplica.World {
     private static final double PARTITION_PROBABILITY = 0.01;
     private static final double HEAL_PROBABILITY = 0.03;
     private static final double FSYNC_PROBABILITY = 0.35;
+    private static final double SWITCHOVER_PROBABILITY = 0.004;
+    /** A switchover whose target does not catch up within this long becomes a failover. */
+    private static final long SWITCHOVER_TIMEOUT_MS = 1_000;
 
     private final long seed;
     private final Random random;
@@ -98,6 +101,8 @@ final class Simulation implements SimReplica.World {
     private long leaderUnhealthySinceMs = -1;
     /** A failover that could not reach all but one replica may lose `one` writes of epochs up to this. */
     private long oneWritesUnsafeUpToEpoch;
+    private String switchoverTarget;
+    private long switchoverStartedMs;
 
     private final Map<Long, Write> writes = new LinkedHashMap<>();
     private final Map<Long, String> leaderOfEpoch = new HashMap<>();
@@ -107,6 +112,7 @@ final class Simulation implements SimReplica.World {
     private int acknowledged;
     private int notConfirmed;
     private int failovers;
+    private int switchovers;
     private int truncations;
     private int crashes;
     private int partitions;
@@ -142,7 +148,7 @@ final class Simulation implements SimReplica.World {
             checkInvariants();
         }
         quiesce();
-        return new Result(steps, acknowledged, notConfirmed, failovers, truncations, crashes, partitions);
+        return new Result(steps, acknowledged, notConfirmed, failovers, switchovers, truncations, crashes, partitions);
     }
 
     // ---- events --------------------------------------------------------------------------------
@@ -156,6 +162,9 @@ final class Simulation implements SimReplica.World {
             if (!upReplicas.isEmpty()) {
                 crash(upReplicas.get(random.nextInt(upReplicas.size())));
             }
+        }
+        if (switchoverTarget == null && random.nextDouble() < SWITCHOVER_PROBABILITY) {
+            startSwitchover();
         }
         if (network.isolated().isEmpty() && random.nextDouble() < PARTITION_PROBABILITY) {
             int minority = 1 + random.nextInt((size - 1) / 2);
@@ -207,6 +216,22 @@ final class Simulation implements SimReplica.World {
         trace(replica.id + " crashed (back in " + downMs + " ms)");
     }
 
+    /** Planned: the leader stops admitting writes, a follower catches up, then it is promoted. */
+    private void startSwitchover() {
+        SimReplica leader = replicas.get(controllerLeader);
+        List<SimReplica> targets = replicas.values().stream()
+                .filter(r -> reachable(r) && !r.id.equals(controllerLeader)).toList();
+        if (!reachable(leader) || leader.core.role() != Role.LEADER || targets.isEmpty()) {
+            return;
+        }
+        if (!leader.stepDown(controllerEpoch).ok()) {
+            return;
+        }
+        switchoverTarget = targets.get(random.nextInt(targets.size())).id;
+        switchoverStartedMs = nowMs;
+        trace("switchover: " + controllerLeader + " stops admitting writes, " + switchoverTarget + " to take over");
+    }
+
     /** One step of every process: restarts, message delivery, fsyncs, driver turns, controller. */
     private void advance(double fsyncProbability) {
         for (SimReplica r : replicas.values()) {
@@ -245,12 +270,38 @@ final class Simulation implements SimReplica.World {
         SimReplica leader = replicas.get(controllerLeader);
         boolean healthy = reachable(leader) && leader.core.role() == Role.LEADER
                 && leader.core.epoch() == controllerEpoch;
+        if (switchoverTarget != null) {
+            continueSwitchover(leader, healthy);
+            return;
+        }
         if (healthy) {
             leaderUnhealthySinceMs = -1;
         } else if (leaderUnhealthySinceMs < 0) {
             leaderUnhealthySinceMs = nowMs;
         } else if (nowMs - leaderUnhealthySinceMs >= FAILURE_DETECTION_MS) {
             failover();
+        }
+        tellOthersToFollow();
+    }
+
+    private void continueSwitchover(SimReplica leader, boolean healthy) {
+        SimReplica target = replicas.get(switchoverTarget);
+        if (healthy && reachable(target) && target.core.flushedLsn() >= leader.core.last().lsn()
+                && target.core.epoch() == controllerEpoch) {
+            // The target holds the old leader's whole log, so nothing acknowledged can be lost.
+            switchoverTarget = null;
+            long epoch = controllerEpoch + 1;
+            trace("switchover: promote " + target.id + " at " + flushedPosition(target) + " to epoch " + epoch);
+            target.promote(epoch, ids);
+            controllerEpoch = epoch;
+            controllerLeader = target.id;
+            leaderUnhealthySinceMs = -1;
+            switchovers++;
+        } else if (!healthy || nowMs - switchoverStartedMs > SWITCHOVER_TIMEOUT_MS) {
+            trace("switchover to " + switchoverTarget + " abandoned");
+            switchoverTarget = null;
+            // The old leader cannot resume admitting writes: replace it as after a failure.
+            leaderUnhealthySinceMs = nowMs - FAILURE_DETECTION_MS;
         }
         tellOthersToFollow();
     }
