@@ -64,26 +64,14 @@ public class KvRouter {
 
     /**
      * Sends a write to the leader. A NOT_LEADER answer is followed once to the leader it names (or
-     * the one a fresh poll finds). The request id makes that retry safe: a replica that already
-     * applied it answers with the original outcome.
+     * the one a fresh poll finds); so is a leader that cannot be reached at all (it died since the
+     * last poll). The request id makes that one retry safe: a replica that already holds the entry
+     * answers with the original outcome, and an entry that died with the old leader was never
+     * acknowledged.
      */
     public CompletableFuture<Served<WriteResponse>> write(WriteRequest request, Function<Error, ErrorCode> remap) {
         long[] replicaNanos = {0};
-        return leaderEndpoint().thenCompose(first -> callWrite(first, request, replicaNanos).thenCompose(resp -> {
-            if (resp.getError().getCode() != ErrorCode.NOT_LEADER) {
-                return CompletableFuture.completedFuture(resp);
-            }
-            Error e = resp.getError();
-            Optional<ReplicaEndpoint> hinted = topology.endpointForHint(e.getLeaderId(), e.getLeaderAddress())
-                    .filter(h -> !h.id().equals(first.id()));
-            CompletableFuture<ReplicaEndpoint> next = hinted.isPresent()
-                    ? CompletableFuture.completedFuture(hinted.get())
-                    : topology.refreshNow().thenApply(t -> t.leader().flatMap(l -> topology.endpoint(l.id()))
-                            .filter(l -> !l.id().equals(first.id()))
-                            .orElseThrow(() -> new RouterException(ErrorCode.NO_LEADER,
-                                    "replica " + first.id() + " is no longer the leader and no other replica accepts writes yet")));
-            return next.thenCompose(ep -> callWrite(ep, request, replicaNanos));
-        })).thenApply(resp -> {
+        return leaderEndpoint().thenCompose(first -> attemptWrite(first, request, replicaNanos, true)).thenApply(resp -> {
             Error e = resp.getError();
             if (e.getCode() != ErrorCode.OK) {
                 throw RouterException.fromReplica(e, resp.getServedBy(), remap.apply(e));
@@ -92,20 +80,40 @@ public class KvRouter {
         });
     }
 
-    private CompletableFuture<WriteResponse> callWrite(ReplicaEndpoint ep, WriteRequest request, long[] replicaNanos) {
+    private CompletableFuture<WriteResponse> attemptWrite(ReplicaEndpoint ep, WriteRequest request, long[] replicaNanos, boolean mayRetry) {
         long start = System.nanoTime();
         return ep.write(request, settings.writeTimeoutMs()).handle((resp, err) -> {
             replicaNanos[0] += System.nanoTime() - start;
             if (err != null) {
                 Status.Code code = grpcCode(err);
+                if (mayRetry && code == Status.Code.UNAVAILABLE) {
+                    return anotherLeader(ep, null).thenCompose(next -> attemptWrite(next, request, replicaNanos, false));
+                }
                 String why = code == Status.Code.DEADLINE_EXCEEDED
                         ? "the leader " + ep.id() + " did not answer within " + settings.writeTimeoutMs() + " ms"
                         : "the leader " + ep.id() + " could not be reached (" + TopologyService.describe(err) + ")";
                 throw new RouterException(ErrorCode.UNAVAILABLE, why + "; the write may or may not have been applied: "
                         + "retry with the same Idempotency-Key to apply it exactly once");
             }
-            return resp;
-        });
+            if (mayRetry && resp.getError().getCode() == ErrorCode.NOT_LEADER) {
+                return anotherLeader(ep, resp.getError()).thenCompose(next -> attemptWrite(next, request, replicaNanos, false));
+            }
+            return CompletableFuture.completedFuture(resp);
+        }).thenCompose(Function.identity());
+    }
+
+    /** The leader to retry on after {@code failed}: the one its NOT_LEADER answer names, else a fresh poll's. */
+    private CompletableFuture<ReplicaEndpoint> anotherLeader(ReplicaEndpoint failed, Error notLeader) {
+        Optional<ReplicaEndpoint> hinted = notLeader == null ? Optional.empty()
+                : topology.endpointForHint(notLeader.getLeaderId(), notLeader.getLeaderAddress()).filter(h -> !h.id().equals(failed.id()));
+        if (hinted.isPresent()) {
+            return CompletableFuture.completedFuture(hinted.get());
+        }
+        return topology.refreshNow().thenApply(t -> t.leader().flatMap(l -> topology.endpoint(l.id()))
+                .filter(l -> !l.id().equals(failed.id()))
+                .orElseThrow(() -> new RouterException(ErrorCode.NO_LEADER, "replica " + failed.id()
+                        + (notLeader == null ? " could not be reached" : " no longer takes writes") + " and no other replica accepts them yet; "
+                        + noLeaderDetail(t) + (notLeader == null ? "; the write may or may not have been applied: retry with the same Idempotency-Key" : ""))));
     }
 
     private CompletableFuture<ReplicaEndpoint> leaderEndpoint() {
