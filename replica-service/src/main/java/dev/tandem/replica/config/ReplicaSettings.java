@@ -51,6 +51,10 @@ public record ReplicaSettings(
         }
         positive("tandem.replica.confirm-timeout-ms", c.confirmTimeoutMs(), problems);
         positive("tandem.replica.max-key-bytes", c.maxKeyBytes(), problems);
+        if (c.maxKeyBytes() > 65535) {
+            // Keys are length-prefixed with 16 bits in undo records.
+            problems.add("tandem.replica.max-key-bytes must be <= 65535, got " + c.maxKeyBytes());
+        }
         positive("tandem.replica.max-value-bytes", c.maxValueBytes(), problems);
         positive("tandem.replica.max-batch-ops", c.maxBatchOps(), problems);
         positive("tandem.replica.max-batch-bytes", c.maxBatchBytes(), problems);

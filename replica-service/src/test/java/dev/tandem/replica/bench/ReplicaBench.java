@@ -56,8 +56,8 @@ public final class ReplicaBench {
             String leaderUrl = cluster.process("r1").httpUrl();
             ManagedChannel channel = ManagedChannelBuilder.forTarget(cluster.process("r1").address()).usePlaintext().build();
             List<String> rows = new ArrayList<>();
-            rows.add(String.format("%-9s %7s %10s %9s %9s %9s %10s %8s", "concern", "clients", "writes/s", "p50 ms", "p99 ms",
-                    "max ms", "mean batch", "errors"));
+            rows.add(String.format("%-9s %7s %10s %9s %9s %9s %10s %9s %8s", "concern", "clients", "writes/s", "p50 ms", "p99 ms",
+                    "max ms", "mean batch", "fsync ms", "errors"));
             for (WriteConcern concern : concerns) {
                 for (int n : clients) {
                     String row = run(channel, leaderUrl, concern, n, warmup, seconds, valueBytes);
@@ -106,6 +106,7 @@ public final class ReplicaBench {
         }
         Thread.sleep(warmupS * 1000L);
         double[] before = groupCommit(leaderUrl);
+        double[] fsyncBefore = summary(leaderUrl, "tandem_replica_fsync_seconds");
         recorder.reset();
         measuring.set(true);
         long start = System.nanoTime();
@@ -114,26 +115,32 @@ public final class ReplicaBench {
         long elapsed = System.nanoTime() - start;
         Histogram h = recorder.getIntervalHistogram();
         double[] after = groupCommit(leaderUrl);
+        double[] fsyncAfter = summary(leaderUrl, "tandem_replica_fsync_seconds");
+        double fsyncMs = (fsyncAfter[1] - fsyncBefore[1]) == 0 ? 0 : 1000 * (fsyncAfter[0] - fsyncBefore[0]) / (fsyncAfter[1] - fsyncBefore[1]);
         stop.set(true);
         for (Thread th : threads) {
             th.join();
         }
         double meanBatch = (after[1] - before[1]) == 0 ? 0 : (after[0] - before[0]) / (after[1] - before[1]);
-        return String.format("%-9s %7d %10.0f %9.2f %9.2f %9.2f %10.1f %8d", WriteConcerns.name(concern), clients,
+        return String.format("%-9s %7d %10.0f %9.2f %9.2f %9.2f %10.1f %9.2f %8d", WriteConcerns.name(concern), clients,
                 ok.get() / (elapsed / 1e9), h.getValueAtPercentile(50) / 1000.0, h.getValueAtPercentile(99) / 1000.0,
-                h.getMaxValue() / 1000.0, meanBatch, errors.get());
+                h.getMaxValue() / 1000.0, meanBatch, fsyncMs, errors.get());
     }
 
-    /** {sum, count} of the leader's group-commit summary. */
     private static double[] groupCommit(String url) throws IOException, InterruptedException {
+        return summary(url, "tandem_replica_group_commit_entries");
+    }
+
+    /** {sum, count} of a summary or timer on the leader. */
+    private static double[] summary(String url, String name) throws IOException, InterruptedException {
         String text = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(url + "/q/metrics")).build(),
                 HttpResponse.BodyHandlers.ofString()).body();
         double sum = 0;
         double count = 0;
         for (String line : text.split("\n")) {
-            if (line.startsWith("tandem_replica_group_commit_entries_sum")) {
+            if (line.startsWith(name + "_sum")) {
                 sum = Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
-            } else if (line.startsWith("tandem_replica_group_commit_entries_count")) {
+            } else if (line.startsWith(name + "_count")) {
                 count = Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
             }
         }
