@@ -213,7 +213,7 @@ public final class ControllerLoop implements AutoCloseable {
             }
             int failures = prev == null ? 1 : prev.consecutiveFailures() + 1;
             long firstAt = prev == null || prev.reachable() ? now : prev.firstFailureAtMs();
-            if (failures == 1 || failures == settings.failureThreshold()) {
+            if (failures == 1 || failures == settings.failureThreshold() || failures % 100 == 0) {
                 LOG.infof("probe of %s failed (%d in a row): %s", m.id(), failures, failure);
             }
             next.put(m.id(), ReplicaView.unreachable(m.id(), failures, firstAt, prev));

@@ -37,6 +37,14 @@ public final class GrpcReplicaAdmin implements ReplicaAdmin {
 
     private final ClusterSecret secret;
     private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+    private final Map<String, Integer> statusFailures = new ConcurrentHashMap<>();
+
+    /**
+     * After this many Status failures in a row the channel is rebuilt: seen on loopback, a
+     * channel whose peer was killed and restarted several times can stay stuck failing even
+     * with its back-off reset, and a replica that is back must be seen within a second.
+     */
+    static final int REBUILD_CHANNEL_AFTER_FAILURES = 10;
 
     public GrpcReplicaAdmin(ClusterSecret secret) {
         this.secret = secret;
@@ -69,15 +77,24 @@ public final class GrpcReplicaAdmin implements ReplicaAdmin {
     @Override
     public CompletableFuture<StatusResponse> status(Member replica, Duration deadline) {
         CompletableFuture<StatusResponse> out = new CompletableFuture<>();
+        String address = replica.address();
         Futures.addCallback(future(replica, deadline).status(StatusRequest.getDefaultInstance()),
                 new FutureCallback<>() {
                     @Override
                     public void onSuccess(StatusResponse r) {
+                        statusFailures.remove(address);
                         out.complete(r);
                     }
 
                     @Override
                     public void onFailure(Throwable t) {
+                        int n = statusFailures.merge(address, 1, Integer::sum);
+                        if (n % REBUILD_CHANNEL_AFTER_FAILURES == 0) {
+                            ManagedChannel old = channels.remove(address);
+                            if (old != null) {
+                                old.shutdownNow();
+                            }
+                        }
                         out.completeExceptionally(t);
                     }
                 }, MoreExecutors.directExecutor());

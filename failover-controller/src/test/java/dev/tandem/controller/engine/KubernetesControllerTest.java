@@ -226,4 +226,27 @@ class KubernetesControllerTest {
         assertEquals("r3", replicas.get("r2").leader);
         assertEquals(Map.of("r1", "follower", "r2", "follower", "r3", "leader"), roleLabels());
     }
+
+    @Test
+    void theAdminApiWantsTheClusterSecretAndMetricsUseTheConventionalNames() {
+        io.restassured.RestAssured.given().post("/v1/admin/switchover?to=r2")
+                .then().statusCode(401).contentType("application/problem+json");
+        io.restassured.RestAssured.given().header("Tandem-Cluster-Secret", "wrong-secret-0123456789").get("/v1/admin/state")
+                .then().statusCode(401);
+        // The app under test runs against the mock API server with no replica pods: nothing to
+        // switch over to, whether or not it holds its Lease yet.
+        int status = io.restassured.RestAssured.given().header("Tandem-Cluster-Secret", "test-secret-0123456789")
+                .post("/v1/admin/switchover?to=r2").then().contentType("application/problem+json").extract().statusCode();
+        assertTrue(status == 409 || status == 503, "status " + status);
+        io.restassured.RestAssured.given().header("Tandem-Cluster-Secret", "test-secret-0123456789").get("/v1/admin/state")
+                .then().statusCode(200).body("controller", org.hamcrest.Matchers.notNullValue());
+        String metrics = io.restassured.RestAssured.given().get("/q/metrics").then().statusCode(200).extract().asString();
+        for (String name : List.of("tandem_controller_epoch", "tandem_controller_healthy_replicas", "tandem_controller_leaders",
+                "tandem_controller_is_active", "tandem_controller_failover_duration_seconds_bucket")) {
+            assertTrue(metrics.contains(name), name + " missing from /q/metrics");
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() -> io.restassured.RestAssured.given().get("/q/metrics").asString()
+                .contains("tandem_controller_blocked_decisions_total{reason=\"no_replicas\"}"));
+        io.restassured.RestAssured.given().get("/q/health/ready").then().statusCode(200);
+    }
 }

@@ -54,17 +54,18 @@ class FailoverMeasurementIT {
                     System.out.printf("kill %d: %s -> %s in %d ms%n", k + 1, leader, first.get().servedBy(), t);
                     c.replicas.get(leader).start().awaitHttpOk("/q/health/live", Duration.ofSeconds(60));
                     long deadline = System.currentTimeMillis() + 20_000;
-                    while (System.currentTimeMillis() < deadline) {
+                    boolean rejoined = false;
+                    while (!rejoined && System.currentTimeMillis() < deadline) {
                         try {
                             var info = c.status(leader).getInfo();
-                            if (info.getRole() == Role.ROLE_FOLLOWER && info.getStreaming() && info.getStalenessMs() == 0) {
-                                break;
-                            }
+                            rejoined = info.getRole() == Role.ROLE_FOLLOWER && info.getStreaming() && info.getStalenessMs() == 0;
                         } catch (RuntimeException e) {
                             // starting
                         }
                         Thread.sleep(50);
                     }
+                    // Otherwise the next kill would leave one replica of three: rightly no failover.
+                    assertTrue(rejoined, "kill " + (k + 1) + ": " + leader + " did not rejoin as a caught-up follower\n" + c.logTails());
                 }
                 w.close();
                 acks = new ArrayList<>(w.acked);
