@@ -147,11 +147,15 @@ public final class ReplicaCore<W> {
             return new CommandResult(ErrorCode.OK, "already leader of epoch " + epoch + "; members updated", meta());
         }
         if (role == Role.LEADER) {
-            throw illegal("promote to epoch " + epoch + " (a leader must be told to follow first)");
+            // Commands come from the controller or an operator: a wrong one is refused, not fatal.
+            return refused(ErrorCode.INVALID_ARGUMENT, "promote to epoch " + epoch + " refused: " + state()
+                    + " (a leader must be told to follow first)");
         }
         if (epoch == this.epoch) {
             // Reusing an epoch could give two different entries the same (epoch, lsn).
-            throw illegal("promote to epoch " + epoch + " that this replica already knows (epochs are never reused)");
+            // Reusing an epoch could give two different entries the same (epoch, lsn).
+            return refused(ErrorCode.FENCED, "promote to epoch " + epoch + " refused: " + state()
+                    + " already knows that epoch (epochs are never reused; promote with a newer one)");
         }
         long epochStartLsn = last.lsn() + 1;
         this.history = history.withEpoch(epoch, epochStartLsn, selfId);
@@ -179,7 +183,8 @@ public final class ReplicaCore<W> {
         }
         if (role == Role.LEADER) {
             if (epoch == this.epoch) {
-                throw illegal("follow " + leaderId + " in our own epoch " + epoch + " (two leaders in one epoch)");
+                return refused(ErrorCode.INVALID_ARGUMENT, "follow " + leaderId + " in epoch " + epoch + " refused: "
+                        + state() + " leads that epoch (two leaders in one epoch)");
             }
             leader.pending.failAll("leader of epoch " + this.epoch + " deposed by epoch " + epoch
                     + ": durable here, not confirmed, may be rolled back", readyCompletions);

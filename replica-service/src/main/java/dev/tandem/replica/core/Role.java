@@ -1,7 +1,8 @@
 package dev.tandem.replica.core;
 
 /**
- * Legal transitions (anything else throws IllegalStateException naming the state):
+ * Legal transitions. A command asking for any other one is refused with an error code naming
+ * the state (commands are input from the controller or an operator, so never fatal):
  * <pre>
  *   UNASSIGNED --promote(e > epoch)--> LEADER        UNASSIGNED --follow(e >= epoch)--> FOLLOWER
  *   FOLLOWER   --promote(e > epoch)--> LEADER        FOLLOWER   --follow(e >= epoch)--> FOLLOWER (new leader)

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tandem.common.EpochHistory;
@@ -100,12 +99,16 @@ class ReplicaCoreTest {
     }
 
     @Test
-    void promotionThatReusesAKnownEpochIsIllegal() {
+    void promotionThatReusesAKnownEpochIsFenced() {
         ReplicaCore<String> core = fresh("r2", WriteConcern.WRITE_CONCERN_ONE);
         core.follow(0, 5, "r1", THREE);
 
-        IllegalStateException e = assertThrows(IllegalStateException.class, () -> core.promote(0, 5, THREE));
-        assertTrue(e.getMessage().contains("role=FOLLOWER"), e.getMessage());
+        CommandResult result = core.promote(0, 5, THREE);
+
+        assertEquals(ErrorCode.FENCED, result.code());
+        assertTrue(result.reason().contains("role=FOLLOWER"), result.reason());
+        assertNull(result.metaToPersist());
+        assertEquals(Role.FOLLOWER, core.role());
     }
 
     @Test
@@ -120,11 +123,14 @@ class ReplicaCoreTest {
     }
 
     @Test
-    void leaderToldToFollowInItsOwnEpochIsAnIllegalTransition() {
+    void leaderToldToFollowInItsOwnEpochRefusesAndKeepsLeading() {
         ReplicaCore<String> core = leader(WriteConcern.WRITE_CONCERN_ONE);
 
-        IllegalStateException e = assertThrows(IllegalStateException.class, () -> core.follow(0, 1, "r2", THREE));
-        assertTrue(e.getMessage().contains("role=LEADER"), e.getMessage());
+        CommandResult result = core.follow(0, 1, "r2", THREE);
+
+        assertEquals(ErrorCode.INVALID_ARGUMENT, result.code());
+        assertTrue(result.reason().contains("role=LEADER"), result.reason());
+        assertEquals(Role.LEADER, core.role());
     }
 
     @Test
