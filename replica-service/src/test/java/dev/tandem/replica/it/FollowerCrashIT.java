@@ -54,6 +54,12 @@ class FollowerCrashIT {
             c.process("r3").kill();
             ReplicaCluster.sleep(1500);
             long duringOutage = acked.get() - before;
+            // Concern `all` cannot be met with r3 down: the answer says durable on the leader, not confirmed.
+            WriteResponse all = c.kv("r1").write(WriteRequest.newBuilder().setWriteConcern(WriteConcern.WRITE_CONCERN_ALL)
+                    .setConfirmTimeoutMs(300).addOps(Op.newBuilder().setPut(Put.newBuilder().setKey("all")
+                            .setValue(ByteString.copyFromUtf8("x")))).build());
+            assertEquals(dev.tandem.proto.ErrorCode.NOT_CONFIRMED, all.getError().getCode(), () -> "got " + all);
+            assertTrue(all.getError().getPosition().getLsn() > 0, "NOT_CONFIRMED carries the entry's position");
             c.process("r3").start().awaitHttpOk("/q/health/live", Duration.ofSeconds(30));
             ReplicaCluster.awaitTrue(Duration.ofSeconds(20), () -> c.status("r3", false).getInfo().getStreaming(),
                     () -> "r3 did not resume streaming after restart:\n" + c.logTails());

@@ -57,6 +57,16 @@ class SnapshotReseedIT {
             c.kv("r1").write(WriteRequest.newBuilder().setWriteConcern(WriteConcern.WRITE_CONCERN_ALL)
                     .addOps(Op.newBuilder().setPut(Put.newBuilder().setKey("after").setValue(ByteString.copyFromUtf8("x")))).build());
             c.awaitConverged("r1", c.ids(), Duration.ofSeconds(20));
+
+            // Self-fencing: with both followers gone the leader's lease (400 ms) runs out and it
+            // refuses writes with LEASE_EXPIRED and reports not ready.
+            c.process("r2").kill();
+            c.process("r3").kill();
+            ReplicaCluster.awaitTrue(Duration.ofSeconds(5), () -> c.kv("r1").write(WriteRequest.newBuilder()
+                            .setWriteConcern(WriteConcern.WRITE_CONCERN_LEADER).addOps(Op.newBuilder().setPut(Put.newBuilder()
+                                    .setKey("fenced").setValue(ByteString.copyFromUtf8("x")))).build()).getError().getCode() == ErrorCode.LEASE_EXPIRED,
+                    () -> "isolated leader kept accepting writes");
+            assertEquals(503, c.process("r1").httpStatus("/q/health/ready"));
         }
     }
 }
