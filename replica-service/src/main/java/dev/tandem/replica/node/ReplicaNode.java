@@ -585,6 +585,16 @@ public final class ReplicaNode implements AutoCloseable {
             failedConnects = 0;
             core.onStreamState(now, true);
         }
+        try {
+            onLeaderMessage(now, m);
+        } catch (IllegalArgumentException malformed) {
+            // A malformed history or position from the leader is its bug, not ours: refuse the
+            // stream rather than let it stop this replica.
+            dropLink(now, "malformed message from the leader: " + malformed.getMessage());
+        }
+    }
+
+    private void onLeaderMessage(long now, LeaderMessage m) {
         switch (m.getKindCase()) {
             case APPEND -> {
                 AppendEntries a = m.getAppend();
