@@ -54,7 +54,7 @@ public class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
     @Override
     public void promote(PromoteRequest request, StreamObserver<PromoteResponse> out) {
         ReplicaNode node = lifecycle.node();
-        if (node == null || request.getEpoch() == 0) {
+        if (node == null || request.getEpoch() <= 0) {
             KvGrpcService.reply(out, PromoteResponse.newBuilder().setError(node == null
                     ? Protos.error(ErrorCode.UNAVAILABLE, "replica starting")
                     : Protos.error(ErrorCode.INVALID_ARGUMENT, "promote needs an epoch > 0")).build());
@@ -79,7 +79,7 @@ public class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
     public void follow(FollowRequest request, StreamObserver<FollowResponse> out) {
         ReplicaNode node = lifecycle.node();
         String invalid = node == null ? null
-                : request.getEpoch() == 0 ? "follow needs an epoch > 0"
+                : request.getEpoch() <= 0 ? "follow needs an epoch > 0"
                 : request.getLeader().getId().isEmpty() || request.getLeader().getAddress().isEmpty() ? "follow needs a leader id and address"
                 : request.getLeader().getId().equals(node.settings().id()) ? "a replica cannot follow itself" : null;
         if (node == null || invalid != null) {
@@ -108,6 +108,10 @@ public class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
         ReplicaNode node = lifecycle.node();
         if (node == null) {
             KvGrpcService.reply(out, StepDownResponse.newBuilder().setError(Protos.error(ErrorCode.UNAVAILABLE, "replica starting")).build());
+            return;
+        }
+        if (request.getEpoch() < 0) {
+            KvGrpcService.reply(out, StepDownResponse.newBuilder().setError(Protos.error(ErrorCode.INVALID_ARGUMENT, "epoch out of range")).build());
             return;
         }
         node.stepDown(request.getEpoch(), request.getFailoverId()).orTimeout(COMMAND_TIMEOUT_S, TimeUnit.SECONDS)

@@ -161,6 +161,10 @@ public class KvGrpcService extends KvServiceGrpc.KvServiceImplBase {
             serve.accept(null);
             return;
         }
+        if (r.getMinPosition().getEpoch() < 0 || r.getMinPosition().getLsn() < 0) {
+            serve.accept(Protos.error(ErrorCode.INVALID_ARGUMENT, "min_position is out of range"));
+            return;
+        }
         LogPosition want = LogPosition.of(r.getMinPosition());
         EpochHistory.Coverage c = node.store().meta().history().coverage(want, node.store().applied().lsn());
         if (c != EpochHistory.Coverage.PENDING || r.getWaitMs() == 0) {

@@ -80,6 +80,11 @@ public record WriteValidator(int maxKeyBytes, int maxValueBytes, int maxBatchOps
             if (key.indexOf('\0') >= 0) {
                 return fail(ErrorCode.INVALID_ARGUMENT, "key of op " + i + " contains a NUL character", i);
             }
+            if (cond.getKindCase() == Condition.KindCase.EXPECTED_VERSION
+                    && (cond.getExpectedVersion().getEpoch() < 0 || cond.getExpectedVersion().getLsn() < 0)) {
+                // uint64 values of 2^63 and above: no real position is that large.
+                return fail(ErrorCode.INVALID_ARGUMENT, "expected_version of op " + i + " is out of range", i);
+            }
             if (cond.getKindCase() == Condition.KindCase.EXPECTED_VERSION && cond.getExpectedVersion().getLsn() == 0) {
                 return fail(ErrorCode.INVALID_ARGUMENT, "expected_version of op " + i + " has lsn 0; use must_not_exist", i);
             }

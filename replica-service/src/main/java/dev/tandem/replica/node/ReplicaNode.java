@@ -373,15 +373,20 @@ public final class ReplicaNode implements AutoCloseable {
         }
         s.stream().followerId = fid;
         EpochHistory fh;
+        LogPosition followerLast;
         try {
             fh = EpochHistory.fromProto(sub.getHistoryList());
+            followerLast = LogPosition.of(sub.getLast());
+            if (sub.getEpoch() < 0) {
+                throw new IllegalArgumentException("epoch out of range");
+            }
         } catch (IllegalArgumentException ex) {
             s.stream().send(LeaderMessage.newBuilder().setError(Error.newBuilder().setCode(ErrorCode.INVALID_ARGUMENT)
                     .setMessage("malformed epoch history: " + ex.getMessage()).setOpIndex(-1)).build());
             s.stream().close();
             return;
         }
-        SubscribeDecision d = core.onSubscribe(now, fid, sub.getEpoch(), LogPosition.of(sub.getLast()), fh);
+        SubscribeDecision d = core.onSubscribe(now, fid, sub.getEpoch(), followerLast, fh);
         if (d instanceof SubscribeDecision.Stream st) {
                 streams.put(fid, s.stream());
                 LOG.infof("epoch %d: %s subscribed at %s, shipping from lsn %d", core.epoch(), fid, LogPosition.of(sub.getLast()), st.fromLsn());

@@ -94,6 +94,13 @@ class BadInputIT {
         assertEquals(ErrorCode.INVALID_ARGUMENT, write(WriteRequest.newBuilder().setWriteConcernValue(42).addOps(put("x", 1)).build()));
         assertEquals(ErrorCode.INVALID_ARGUMENT, write(WriteRequest.newBuilder().addOps(put("dup", 1)).addOps(put("dup", 1)).build()));
         assertEquals(ErrorCode.INVALID_ARGUMENT, c.kv("r1").get(GetRequest.newBuilder().setKey("").build()).getError().getCode());
+        // uint64 positions at or above 2^63 (negative as Java longs) are refused, not crashed on.
+        Position huge = Position.newBuilder().setEpoch(-1).setLsn(-5).build();
+        assertEquals(ErrorCode.INVALID_ARGUMENT, write(WriteRequest.newBuilder().addOps(Op.newBuilder().setPut(Put.newBuilder()
+                .setKey("x").setCondition(Condition.newBuilder().setExpectedVersion(huge)))).build()));
+        assertEquals(ErrorCode.INVALID_ARGUMENT, c.kv("r2").get(GetRequest.newBuilder().setKey("keep")
+                .setRead(dev.tandem.proto.ReadRequirement.newBuilder().setMinPosition(huge)).build()).getError().getCode());
+        assertEquals(ErrorCode.INVALID_ARGUMENT, c.admin("r3").promote(PromoteRequest.newBuilder().setEpoch(-1).build()).getError().getCode());
     }
 
     @Test
