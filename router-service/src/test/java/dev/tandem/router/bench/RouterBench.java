@@ -35,14 +35,14 @@ import org.HdrHistogram.Histogram;
  * three-replica cluster of real processes (a benchmark, not a test; see docs/router.md for the
  * command). Closed loop: each of N clients keeps exactly one request in flight.
  *
- * <p>System properties: bench.clients (16), bench.seconds (15 per run), bench.warmup-seconds (5),
- * bench.keys (1000), bench.value-bytes (100).
+ * <p>System properties: bench.clients (16), bench.seconds (15 per run), bench.router-warmup-seconds (30), bench.warmup-seconds (10),
+ * bench.keys (1000), bench.value-bytes (100), bench.levels (session,eventual).
  */
 public final class RouterBench {
 
     private static final int CLIENTS = Integer.getInteger("bench.clients", 16);
     private static final int SECONDS = Integer.getInteger("bench.seconds", 15);
-    private static final int WARMUP_SECONDS = Integer.getInteger("bench.warmup-seconds", 5);
+    private static final int WARMUP_SECONDS = Integer.getInteger("bench.warmup-seconds", 10);
     private static final int KEYS = Integer.getInteger("bench.keys", 1000);
     private static final int VALUE_BYTES = Integer.getInteger("bench.value-bytes", 100);
 
@@ -102,7 +102,27 @@ public final class RouterBench {
                 for (int c = 0; c < CLIENTS; c++) {
                     tokens[c] = new SessionToken(SessionToken.fresh().sessionId(), loaded).toString();
                 }
-                for (String level : List.of("session", "eventual")) {
+                // The router JVM needs far longer than one run's warm-up before C2 has compiled its hot
+                // path on a busy 2-core machine: the first runs measured 5-10x below later ones.
+                int routerWarmup = Integer.getInteger("bench.router-warmup-seconds", 30);
+                System.out.printf("warming the router up for %d s (not measured)%n", routerWarmup);
+                long warmUntil = System.nanoTime() + TimeUnit.SECONDS.toNanos(routerWarmup);
+                while (System.nanoTime() < warmUntil) {
+                    for (String level : List.of("session", "eventual")) {
+                        CountDownLatch l = new CountDownLatch(CLIENTS * 200);
+                        for (int c = 0; c < CLIENTS; c++) {
+                            int client = c;
+                            for (int i = 0; i < 200; i++) {
+                                http.request(HttpMethod.GET, "/v1/kv/bench/" + ThreadLocalRandom.current().nextInt(KEYS))
+                                        .compose(req -> req.putHeader("Tandem-Consistency", level).putHeader("Tandem-Session", tokens[client]).send())
+                                        .compose(resp -> resp.body())
+                                        .onComplete(ar -> l.countDown());
+                            }
+                        }
+                        l.await(60, TimeUnit.SECONDS);
+                    }
+                }
+                for (String level : System.getProperty("bench.levels", "session,eventual").split(",")) {
                     results.add(run("router GET, " + level, CLIENTS, (client, done) ->
                             http.request(HttpMethod.GET, "/v1/kv/bench/" + ThreadLocalRandom.current().nextInt(KEYS))
                                     .compose(req -> req.putHeader("Tandem-Consistency", level).putHeader("Tandem-Session", tokens[client]).send())
@@ -148,6 +168,11 @@ public final class RouterBench {
             Result one = results.stream().filter(r -> r.name().equals("router GET, session, 1 client")).findFirst().orElseThrow();
             Result directOne = results.stream().filter(r -> r.name().equals("direct follower gRPC Get, 1 client")).findFirst().orElseThrow();
             System.out.printf("latency the router adds at 1 client (p50 router - p50 direct): %.3f ms%n", one.p50Ms() - directOne.p50Ms());
+            for (String line : metrics.body().split("\n")) {
+                if (line.startsWith("tandem_router_leader_fallbacks_total") || (line.startsWith("tandem_router_requests_total") && line.contains("operation=\"get\""))) {
+                    System.out.println(line);
+                }
+            }
             System.out.printf("router's own measure, tandem_router_added_latency_seconds mean over all requests: %.3f ms%n", addedMeanMs(metrics.body()));
         }
     }
