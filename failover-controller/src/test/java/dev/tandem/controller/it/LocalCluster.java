@@ -59,7 +59,7 @@ final class LocalCluster implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        Path replicaJar = ServiceProcess.moduleJar("replica-service");
+        Path replicaJar = snapshotOf(ServiceProcess.moduleJar("replica-service"), baseDir.resolve("replica-app"));
         List<String> list = new ArrayList<>();
         java.util.Set<Integer> taken = new java.util.HashSet<>();
         for (int i = 1; i <= n; i++) {
@@ -79,6 +79,36 @@ final class LocalCluster implements AutoCloseable {
                 .withProperty("tandem.controller.state.file", baseDir.resolve("cluster-state.json").toString())
                 .withProperty("java.io.tmpdir", baseDir.resolve("tmp").toString())
                 .withEnv("TANDEM_CLUSTER_SECRET", SECRET));
+    }
+
+    /**
+     * Copies the replica fast-jar directory (quarkus-app) and runs the copy: other modules' builds
+     * re-package replica-service while these tests run, and a replica restarted mid-test must
+     * not find its libraries gone.
+     */
+    private static Path snapshotOf(Path runJar, Path target) {
+        Path app = runJar.getParent();
+        for (int attempt = 0; attempt < 60; attempt++) {
+            try {
+                if (Files.isRegularFile(runJar) && Files.isDirectory(app.resolve("lib/main"))) {
+                    try (var files = Files.walk(app)) {
+                        for (Path src : (Iterable<Path>) files::iterator) {
+                            Path dst = target.resolve(app.relativize(src).toString());
+                            if (Files.isDirectory(src)) {
+                                Files.createDirectories(dst);
+                            } else {
+                                Files.copy(src, dst, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                            }
+                        }
+                    }
+                    return target.resolve(runJar.getFileName().toString());
+                }
+            } catch (IOException | UncheckedIOException e) {
+                // being rebuilt right now: try again shortly
+            }
+            sleep(1_000);
+        }
+        throw new IllegalStateException(runJar + " not available (build replica-service: ./mvnw -pl replica-service package -DskipTests)");
     }
 
     /** The kernel may hand out the same free port twice in a row; every process needs its own. */
