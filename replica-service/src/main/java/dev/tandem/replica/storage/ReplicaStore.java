@@ -73,6 +73,11 @@ public final class ReplicaStore implements AutoCloseable {
     private ColumnFamilyHandle undoCf;
     private ColumnFamilyHandle metaCf;
     private final WriteOptions syncWrite = new WriteOptions().setSync(true);
+    /**
+     * Readers on other threads hold the read side; installing a snapshot (which closes and reopens
+     * the database) and closing hold the write side, so no reader ever touches a closed handle.
+     */
+    private final java.util.concurrent.locks.ReentrantReadWriteLock dbLock = new java.util.concurrent.locks.ReentrantReadWriteLock();
 
     // Written by the driver thread after each commit, read by any thread.
     private volatile DurableMeta meta;
@@ -170,11 +175,14 @@ public final class ReplicaStore implements AutoCloseable {
     // ---- reads -------------------------------------------------------------------------------
 
     public Optional<StoredValue> get(String key) {
+        dbLock.readLock().lock();
         try {
             byte[] raw = db.get(dataCf, key.getBytes(StandardCharsets.UTF_8));
             return raw == null ? Optional.empty() : Optional.of(StoredValue.decode(raw));
         } catch (RocksDBException e) {
             throw new IllegalStateException("read of " + key + " failed", e);
+        } finally {
+            dbLock.readLock().unlock();
         }
     }
 
@@ -189,6 +197,7 @@ public final class ReplicaStore implements AutoCloseable {
      */
     public ScanPage scan(String prefix, String afterKey, int limit) {
         byte[] p = prefix.getBytes(StandardCharsets.UTF_8);
+        dbLock.readLock().lock();
         Snapshot snap = db.getSnapshot();
         try (ReadOptions ro = new ReadOptions().setSnapshot(snap);
              RocksIterator it = db.newIterator(dataCf, ro)) {
@@ -224,6 +233,7 @@ public final class ReplicaStore implements AutoCloseable {
             throw new IllegalStateException("scan of " + prefix + " failed", e);
         } finally {
             db.releaseSnapshot(snap);
+            dbLock.readLock().unlock();
         }
     }
 
@@ -241,6 +251,7 @@ public final class ReplicaStore implements AutoCloseable {
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
+        dbLock.readLock().lock();
         Snapshot snap = db.getSnapshot();
         try (ReadOptions ro = new ReadOptions().setSnapshot(snap);
              RocksIterator it = db.newIterator(dataCf, ro)) {
@@ -267,6 +278,7 @@ public final class ReplicaStore implements AutoCloseable {
             throw new IllegalStateException("digest failed", e);
         } finally {
             db.releaseSnapshot(snap);
+            dbLock.readLock().unlock();
         }
     }
 
@@ -543,6 +555,15 @@ public final class ReplicaStore implements AutoCloseable {
         } finally {
             in.close();
         }
+        dbLock.writeLock().lock();
+        try {
+            swapIn(incoming);
+        } finally {
+            dbLock.writeLock().unlock();
+        }
+    }
+
+    private void swapIn(Path incoming) {
         closeDb();
         try {
             Path old = dataDir.resolve("db.old");
@@ -604,7 +625,12 @@ public final class ReplicaStore implements AutoCloseable {
 
     @Override
     public void close() {
-        closeDb();
+        dbLock.writeLock().lock();
+        try {
+            closeDb();
+        } finally {
+            dbLock.writeLock().unlock();
+        }
     }
 
     public static void deleteTree(Path root) throws IOException {
