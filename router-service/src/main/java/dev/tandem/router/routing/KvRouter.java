@@ -232,7 +232,8 @@ public class KvRouter {
         switch (consistency.level()) {
             case STRONG:
                 // Linearizable on the leader; the token still guards against a leader that lost the session's write.
-                r.setRequireLeader(true).setMinPosition(token.position().toProto());
+                // (the wait covers a leader that applies its own entries just after acknowledging them).
+                r.setRequireLeader(true).setMinPosition(token.position().toProto()).setWaitMs((int) waitMs);
                 break;
             case SESSION:
                 r.setMinPosition(token.position().toProto()).setWaitMs((int) waitMs);

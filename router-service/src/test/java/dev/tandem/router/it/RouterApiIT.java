@@ -94,6 +94,16 @@ class RouterApiIT {
         assertEquals(etag, get.getHeader("ETag"));
         assertTrue(LogPosition.parse(get.getHeader("Tandem-Position")).compareTo(LogPosition.parse(etag.replace("\"", ""))) >= 0);
 
+        // curl --data sends application/x-www-form-urlencoded: the body is still the value, byte for byte.
+        Response form = c.keep(c.on(routerA).contentType("application/x-www-form-urlencoded").body("a=1&b=%20").put("/v1/kv/rt/form"));
+        assertEquals(201, form.statusCode(), form.asString());
+        assertEquals("a=1&b=%20", c.get(routerA, "rt/form").asString());
+        Response json = c.keep(c.on(routerA).contentType("application/json").body("{\"n\": 1}").put("/v1/kv/rt/json"));
+        assertEquals(201, json.statusCode(), json.asString());
+        Response jsonBack = c.get(routerA, "rt/json");
+        assertEquals("{\"n\": 1}", jsonBack.asString());
+        assertTrue(jsonBack.getContentType().startsWith("application/json"), jsonBack.getContentType());
+
         Response again = c.put(routerA, "rt/greeting", "hello again");
         assertEquals(200, again.statusCode(), "overwrite is 200, not 201");
         assertEquals(etag.replace("\"", ""), again.jsonPath().getString("previousVersion"));

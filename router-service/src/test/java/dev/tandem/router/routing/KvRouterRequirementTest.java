@@ -28,6 +28,7 @@ class KvRouterRequirementTest {
         ReadRequirement r = KvRouter.requirement(Consistency.STRONG, TOKEN, 200, true);
         assertTrue(r.getRequireLeader());
         assertEquals(40, r.getMinPosition().getLsn());
+        assertEquals(200, r.getWaitMs());
     }
 
     @Test
