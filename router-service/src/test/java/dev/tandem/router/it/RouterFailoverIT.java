@@ -36,6 +36,7 @@ class RouterFailoverIT {
     private TandemCluster cluster;
     private ServiceProcess router;
     private String deadFollower;
+    private String survivor;
 
     @BeforeAll
     void start() {
@@ -125,7 +126,7 @@ class RouterFailoverIT {
     @Test
     @Order(2)
     void aLeaderlessClusterAnswers503WithRetryAfterAndALostSessionWriteIs410() {
-        String survivor = List.of("r2", "r3").stream().filter(id -> !id.equals(deadFollower)).findFirst().orElseThrow();
+        survivor = List.of("r2", "r3").stream().filter(id -> !id.equals(deadFollower)).findFirst().orElseThrow();
         Client session = new Client();
         Response base = session.put(router, "lost/base", "kept");
         assertTrue(base.statusCode() == 200 || base.statusCode() == 201, base.asString());
@@ -170,4 +171,29 @@ class RouterFailoverIT {
         assertEquals(2, fresh.position().epoch());
     }
 
+
+    @Test
+    @Order(3)
+    void aWriteToADeposedLeaderFollowsItsNotLeaderHintOnce() {
+        // A router that polls once a minute keeps believing in the leader it saw at start.
+        ServiceProcess slow = cluster.startRouter("slow-router", Map.of("tandem.router.topology-refresh-ms", "60000"));
+        TandemCluster.awaitCondition(Duration.ofSeconds(20), "slow router sees leader " + survivor, () ->
+                survivor.equals(new Client().on(slow).get("/v1/cluster").jsonPath().getString("leader")));
+
+        // Switchover behind its back: the other replica leads epoch 3, the old leader follows it.
+        String next = deadFollower;
+        cluster.promote(next, 3);
+        cluster.follow(survivor, next, 3);
+        TandemCluster.awaitCondition(Duration.ofSeconds(20), next + " accepts writes in epoch 3", () ->
+                cluster.info(next).getAcceptingWrites() && cluster.info(next).getEpoch() == 3);
+
+        Client c = new Client();
+        Response w = c.put(slow, "hint/k", "v");
+        assertEquals(201, w.statusCode(), w.asString());
+        assertEquals(next, w.getHeader("Tandem-Served-By"), "the write reached the leader the NOT_LEADER answer named");
+        assertEquals(3, c.position().epoch());
+        assertEquals(survivor, new Client().on(slow).get("/v1/cluster").jsonPath().getString("leader"),
+                "the router's polled view is still stale, so the write was routed by the hint, not by a new poll");
+        assertEquals("v", c.get(slow, "hint/k").asString());
+    }
 }
