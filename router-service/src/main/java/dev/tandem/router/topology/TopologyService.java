@@ -60,10 +60,13 @@ public class TopologyService {
         }
     }
 
-    public TopologyService(RouterConfig config) {
+    private final io.netty.channel.EventLoopGroup eventLoops;
+
+    public TopologyService(RouterConfig config, io.vertx.core.Vertx vertx) {
         this.settings = RouterSettings.from(config);
+        this.eventLoops = vertx.nettyEventLoopGroup();
         for (ReplicaAddress r : settings.replicas()) {
-            tracked.put(r.id(), new Tracked(new ReplicaEndpoint(r.id(), r.host(), r.port())));
+            tracked.put(r.id(), new Tracked(new ReplicaEndpoint(r.id(), r.host(), r.port(), eventLoops)));
         }
         rebuild();
     }
@@ -106,7 +109,7 @@ public class TopologyService {
             ReplicaAddress a = ReplicaAddress.ofAddress(id, address);
             Tracked t = tracked.computeIfAbsent(id, k -> {
                 LOG.infof("learned replica %s at %s from a leader hint", id, address);
-                return new Tracked(new ReplicaEndpoint(a.id(), a.host(), a.port()));
+                return new Tracked(new ReplicaEndpoint(a.id(), a.host(), a.port(), eventLoops));
             });
             return Optional.of(t.endpoint);
         } catch (IllegalArgumentException e) {
