@@ -8,6 +8,8 @@ import dev.tandem.controller.model.Member;
 import dev.tandem.controller.model.Step;
 import dev.tandem.controller.model.Transition;
 import dev.tandem.controller.model.TransitionKind;
+import dev.tandem.controller.planner.FailoverPlanner;
+import dev.tandem.controller.planner.ReplicaView;
 import dev.tandem.controller.platform.ReplicaPlatform;
 import dev.tandem.controller.replica.CommandOutcome;
 import dev.tandem.controller.replica.ReplicaAdmin;
@@ -19,9 +21,13 @@ import dev.tandem.proto.StatusResponse;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.jboss.logging.Logger;
 
 /**
@@ -30,8 +36,10 @@ import org.jboss.logging.Logger;
  * that takes over after a crash re-does at most one step and finishes the job.
  *
  * <p>Order, and why: the new epoch is persisted before any replica hears of it (so the epoch is
- * never reused, whatever happens next); the old leader is fenced before the new one is promoted
- * (so that, if it is alive at all, it stops acknowledging writes the new leader will not have);
+ * never reused, whatever happens next); on a failover every other replica is cut off from the
+ * old leader (told to follow the new epoch) and the choice is checked against positions read after
+ * that, before anyone is promoted (so that a live old leader cannot have acknowledged, after our
+ * probes, a write the new leader lacks; see {@link #cutOff});
  * followers are pointed after the promotion (they need a leader to subscribe to); labels move
  * last (the -rw Service must select a leader that already accepts writes).
  */
@@ -85,6 +93,17 @@ public final class TransitionExecutor {
         Transition t = s.inProgress();
         switch (t.step()) {
             case RECORDED -> {
+                if (t.kind() == TransitionKind.FAILOVER) {
+                    // Fence every other replica (old leader included) with the new epoch, then
+                    // choose from positions read after that; recorded, because it may retarget.
+                    Transition next = cutOff(s, t);
+                    String what = next.to().equals(t.to())
+                            ? "cut off from " + t.from() + ": every reachable replica follows epoch " + t.epoch()
+                              + "; " + t.to() + " still the most advanced"
+                            : "RETARGETED " + t.to() + " -> " + next.to() + " in epoch " + next.epoch() + ": after the cut-off "
+                              + next.to() + " holds writes " + t.to() + " lacks";
+                    return record(stored, next.at(Step.FENCED), what);
+                }
                 Transition next = fence(s, t);
                 if (t.kind() != TransitionKind.SWITCHOVER) {
                     // Failover fencing is best effort and repeatable: not worth a state write
@@ -141,7 +160,6 @@ public final class TransitionExecutor {
         if (old == null) {
             return t;
         }
-        long oldEpoch = t.epoch() - 1; // StepDown of an epoch the replica has left is FENCED: fine, it is fenced
         if (t.kind() == TransitionKind.SWITCHOVER) {
             // Zero loss needs the old leader to stop writing before we measure what to catch up to.
             CommandOutcome r = admin.stepDown(old, 0, t.id(), settings.commandTimeout());
@@ -151,11 +169,143 @@ public final class TransitionExecutor {
             }
             return t.withFencedLsn(r.last().lsn());
         }
-        // Failover: best effort. The old leader is most likely dead; if it is alive but cut off
-        // from us, its own lease stops its writes, and the epoch fences it when it comes back.
-        CommandOutcome r = admin.stepDown(old, 0, t.id(), settings.probeTimeout());
-        log(t, "fence " + t.from() + " (was leader of epoch " + oldEpoch + "): " + r);
+        // A failover is fenced by cutOff (Follow in the new epoch, to the old leader too).
         return t;
+    }
+
+    /** A replica's answer in the cut-off: its view after it was told to follow the new epoch, or why not. */
+    private record Fenced(Member member, ReplicaView view, String outcome) {}
+
+    /**
+     * Failover: cut every other replica off from the old leader, then check the choice again.
+     *
+     * <p>The candidate was chosen from positions probed while the old leader may still have been
+     * alive (unreachable from us, reachable from its followers) and acknowledging writes. So:
+     * {@code Follow(epoch, candidate)} to every other member in parallel (the old leader too, at
+     * the probe deadline: if it answers it is deposed). A replica that accepts is in the new
+     * epoch and refuses the old leader's appends (FENCED), so its flushed position is frozen, and
+     * it is read once more. The candidate itself may keep receiving from the old leader; it is
+     * read last. Every write the old leader acknowledges is on {@code c} replicas, itself
+     * included, so the fenced replicas plus the candidate, if at least {@code n - c + 1}, hold a
+     * copy of each: if none of them is ahead of the candidate, the candidate has them all.
+     *
+     * <p>If one is ahead, the candidate is fenced too ({@code Follow(epoch, best)}), every
+     * position is now frozen, and the most advanced of a fresh read is promoted in a new epoch:
+     * every replica already knows {@code epoch}, and a replica never takes a promotion to an
+     * epoch it has seen. Repeating this step (a successor controller) is harmless: Follow of the
+     * same epoch is idempotent, and a candidate that a predecessor already fenced is detected by
+     * its epoch and sent down the same retarget path.
+     */
+    private Transition cutOff(ClusterState s, Transition t) throws StepFailedException {
+        Member candidate = member(s, t.to());
+        int n = s.members().size();
+        int need = settings.policy().safeQuorum(n);
+        boolean unsafeAllowed = t.mayLose() != null;
+        List<Member> others = s.members().stream().filter(m -> !m.id().equals(t.to())).toList();
+        List<Fenced> fenced = fenceAll(s, t, others, candidate);
+        ReplicaView c = statusOf(candidate);
+        if (c == null) {
+            throw new StepFailedException("cut-off: candidate " + t.to() + " did not answer after the others were fenced");
+        }
+        List<ReplicaView> frozen = fenced.stream().filter(f -> f.view() != null).map(Fenced::view).toList();
+        String summary = String.join(" ", fenced.stream().map(f -> f.member().id() + "=" + f.outcome()).toList());
+        log(t, "cut-off: " + summary + "; candidate " + t.to() + " flushed " + c.flushed());
+        if (frozen.size() + 1 < need && !unsafeAllowed) {
+            throw new StepFailedException("cut-off: only " + (frozen.size() + 1) + " of " + n + " replicas fenced and read"
+                    + " (candidate included); proving the candidate holds every acknowledged write needs " + need + " ["
+                    + summary + "]");
+        }
+        if (c.epoch() > t.epoch()) {
+            throw new StepFailedException("cut-off: candidate " + t.to() + " is in epoch " + c.epoch() + " > " + t.epoch()
+                    + "; the cluster state is stale");
+        }
+        ReplicaView ahead = frozen.stream().max(FailoverPlanner.RANKING).orElse(null);
+        // A candidate already in the new epoch (not as its leader) was fenced by a predecessor
+        // that then died: it can no longer be promoted in this epoch.
+        boolean candidateFenced = c.epoch() == t.epoch() && !c.isLeaderOf(t.epoch());
+        if (!candidateFenced && (ahead == null || ahead.flushed().compareTo(c.flushed()) <= 0)) {
+            return t;
+        }
+        // Freeze the candidate as well, then choose among frozen positions in a new epoch.
+        if (ahead != null && !candidateFenced) {
+            CommandOutcome r = admin.follow(candidate, t.epoch(), member(s, ahead.id()),
+                    s.members(), t.id(), settings.commandTimeout());
+            if (!r.ok()) {
+                throw new StepFailedException("cut-off: " + ahead.id() + " (" + ahead.flushed() + ") is ahead of candidate "
+                        + t.to() + " (" + c.flushed() + ") and the candidate could not be fenced: " + r);
+            }
+        }
+        List<Member> readAgain = new ArrayList<>();
+        readAgain.add(candidate);
+        frozen.forEach(v -> readAgain.add(member(s, v.id())));
+        List<CompletableFuture<ReplicaView>> reads = readAgain.stream()
+                .map(m -> CompletableFuture.supplyAsync(() -> statusOf(m), fanOut)).toList();
+        List<ReplicaView> all = new ArrayList<>();
+        for (CompletableFuture<ReplicaView> f : reads) {
+            ReplicaView v = f.join();
+            if (v != null) {
+                all.add(v);
+            }
+        }
+        if (all.size() < need && !unsafeAllowed) {
+            throw new StepFailedException("cut-off: only " + all.size() + " of " + n + " fenced replicas answered the second read;"
+                    + " need " + need);
+        }
+        if (all.isEmpty()) {
+            throw new StepFailedException("cut-off: no replica answered the second read");
+        }
+        // Every one of them is in the new epoch now: nothing moves any more. Most advanced wins;
+        // on a tie the smaller id (nobody is streaming).
+        ReplicaView best = all.stream().max(Comparator.comparing(ReplicaView::flushed)
+                .thenComparing(ReplicaView::id, Comparator.reverseOrder())).orElseThrow();
+        long newEpoch = Math.max(t.epoch(), all.stream().mapToLong(ReplicaView::epoch).max().orElse(0)) + 1;
+        log(t, "cut-off: retarget to " + best.id() + " (flushed " + best.flushed() + ") in epoch " + newEpoch
+                + "; positions after the cut-off: " + String.join(" ", all.stream().map(v -> v.id() + "=" + v.flushed()).toList()));
+        event(t, "Warning", "Retargeted", "after cutting every replica off from " + t.from() + ", " + best.id() + " (flushed "
+                + best.flushed() + ") is ahead of " + t.to() + " (flushed " + c.flushed() + "): promoting " + best.id()
+                + " in epoch " + newEpoch + " instead (epoch " + t.epoch() + " stays burned)");
+        return t.retargetInEpoch(best.id(), newEpoch, t.step());
+    }
+
+    /** Follow(epoch, candidate) to each of {@code others} in parallel; each that accepted is read again. */
+    private List<Fenced> fenceAll(ClusterState s, Transition t, List<Member> others, Member candidate) {
+        List<CompletableFuture<Fenced>> calls = new ArrayList<>();
+        for (Member m : others) {
+            // The old leader is most likely dead or hung: do not let it hold the failover up.
+            Duration deadline = m.id().equals(t.from()) ? settings.probeTimeout() : settings.commandTimeout();
+            calls.add(CompletableFuture.supplyAsync(() -> {
+                CommandOutcome r = admin.follow(m, t.epoch(), candidate, s.members(), t.id(), deadline);
+                if (!r.ok()) {
+                    // FENCED: the replica is in a newer epoch than ours (stale record); the next
+                    // state write or the planner notices. Either way it is not counted.
+                    return new Fenced(m, null, r.code().name());
+                }
+                ReplicaView v = statusOf(m);
+                return new Fenced(m, v, v == null ? "fenced,unread" : "fenced@" + v.flushed());
+            }, fanOut));
+        }
+        List<Fenced> out = new ArrayList<>();
+        for (CompletableFuture<Fenced> c : calls) {
+            out.add(c.join());
+        }
+        return out;
+    }
+
+    /** One Status read at the probe deadline; null when it fails. */
+    private ReplicaView statusOf(Member m) {
+        try {
+            StatusResponse r = admin.status(m, settings.probeTimeout())
+                    .get(settings.probeTimeout().toMillis() + 50, TimeUnit.MILLISECONDS);
+            if (r.hasError() && r.getError().getCode() != ErrorCode.OK) {
+                return null;
+            }
+            return ReplicaView.of(r.getInfo());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return null;
+        } catch (ExecutionException | TimeoutException e) {
+            return null;
+        }
     }
 
     private Transition catchUp(ClusterState s, Transition t) throws StepFailedException {

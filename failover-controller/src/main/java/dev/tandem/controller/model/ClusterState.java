@@ -48,11 +48,19 @@ public record ClusterState(long epoch, String leader, List<Member> members, Tran
         return new ClusterState(t.epoch(), t.to(), members, t, history);
     }
 
+    /**
+     * Records the progress of the transition in progress. Its epoch may grow (a failover that
+     * retargets after the cut-off burns a further epoch), never shrink.
+     */
     public ClusterState progress(Transition t) {
         if (inProgress == null || !inProgress.id().equals(t.id())) {
             throw new IllegalStateException("transition " + t.id() + " is not the one in progress (" + inProgress + ")");
         }
-        return new ClusterState(epoch, t.to(), members, t, history);
+        if (t.epoch() < epoch) {
+            throw new IllegalStateException("epoch must not shrink: state has " + epoch + ", transition " + t.id()
+                    + " wants " + t.epoch());
+        }
+        return new ClusterState(t.epoch(), t.to(), members, t, history);
     }
 
     /** Clears the transition and appends it to the history (bounded to {@code maxHistory} entries). */

@@ -25,6 +25,17 @@ public record Transition(String id, TransitionKind kind, String reason, long epo
         return new Transition(id, kind, reason, epoch, from, to, step, startedAtMs, detectedAtMs, lsn, mayLose);
     }
 
+    /**
+     * Failover retarget after the cut-off: every reachable replica already knows {@link #epoch}
+     * (they were told to follow it), so the new target is promoted in a fresh, higher epoch.
+     */
+    public Transition retargetInEpoch(String newTo, long newEpoch, Step newStep) {
+        if (newEpoch <= epoch) {
+            throw new IllegalArgumentException("retarget of " + id + " must raise the epoch: " + newEpoch + " <= " + epoch);
+        }
+        return new Transition(id, kind, reason, newEpoch, from, newTo, newStep, startedAtMs, detectedAtMs, fencedLsn, mayLose);
+    }
+
     /** Switchover fallback: promote someone else (the old leader) in the same, already burned epoch. */
     public Transition retarget(String newTo, Step newStep) {
         return new Transition(id, kind, reason, epoch, from, newTo, newStep, startedAtMs, detectedAtMs, fencedLsn, mayLose);

@@ -30,6 +30,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
@@ -60,8 +61,12 @@ class ControllerLoopTest {
     }
 
     ControllerLoop controller(ClusterStateStore store, Duration catchUp) {
+        return controller(store, catchUp, 2000);
+    }
+
+    ControllerLoop controller(ClusterStateStore store, Duration catchUp, long leaderSeenMaxWaitMs) {
         ControllerSettings s = TestSettings.settings(replicas.members(), dir.resolve("state.json"), ControllerSettings.Backend.FILE,
-                null, catchUp);
+                null, catchUp, leaderSeenMaxWaitMs);
         LockFileLeadership leadership = new LockFileLeadership(dir.resolve("state.json.lock"), "c" + loops.size());
         ControllerLoop loop = new ControllerLoop(s, store, platform, replicas, leadership, new ControllerMetrics(registry),
                 Clock.systemUTC());
@@ -285,5 +290,103 @@ class ControllerLoopTest {
         }
         assertSettled("r2", 2);
         assertEquals(Map.of("r1", "follower", "r2", "leader", "r3", "follower"), platform.roles());
+    }
+
+    // ---- cut-off: a live old leader the controller cannot reach ---------------------------------
+
+    /**
+     * r1 leads epoch 1 and stays alive, shipping to its followers, but the controller can no
+     * longer reach it (and does not wait on the followers' evidence). From the first command of
+     * the failover on, it appends 5 entries before every controller call and gets them
+     * acknowledged with {@code one} by whichever follower still follows it in epoch 1.
+     * {@code laggard} takes none of them (a slow link), so at the probe r2 and r3 tie and r2 is
+     * chosen.
+     */
+    private void liveOldLeaderBehindAPartition(String laggard) throws Exception {
+        replicas.write(10);
+        replicas.get("r1").controllerReachable = false;
+        if (!laggard.equals("none")) {
+            replicas.get(laggard).catchUpPerProbe = 0;
+        }
+        boolean[] armed = {false};
+        replicas.beforeCall = (call, id) -> {
+            armed[0] |= !call.equals("status");
+            if (armed[0]) {
+                replicas.leaderShips("r1", 5);
+            }
+        };
+    }
+
+    private void assertHoldsEveryAcknowledgedWrite(String leader) {
+        ReplicaModels.Model l = replicas.get(leader);
+        assertFalse(replicas.acked.isEmpty(), "the scenario acknowledged writes during the failover");
+        for (var p : List.copyOf(replicas.acked)) {
+            assertTrue(l.flushedLsn >= p.lsn(), leader + " (flushed " + l.flushedLsn + ") lacks acknowledged write " + p
+                    + "; acked: " + replicas.acked + "; log: " + replicas.log);
+        }
+    }
+
+    @ParameterizedTest(name = "laggard {0}: {1} leads epoch {2}")
+    @CsvSource({
+            // r3 keeps taking acked writes from r1 until it is told to follow epoch 2: retarget to r3, in epoch 3
+            "r2, r3, 3",
+            // r2 (the candidate) takes every acked write: nothing to retarget
+            "r3, r2, 2",
+            // both take them until fenced; the candidate keeps taking them afterwards: still r2
+            "none, r2, 2",
+    })
+    void aLiveOldLeaderCutOffFromTheControllerLosesNoAcknowledgedWrite(String laggard, String leader, long epoch) throws Exception {
+        ControllerLoop c = controller(new FileClusterStateStore(dir.resolve("state.json")), Duration.ofSeconds(5), 0);
+        rounds(c, 2);
+        liveOldLeaderBehindAPartition(laggard);
+        rounds(c, 3);
+        ClusterState s = state();
+        assertNull(s.inProgress(), "failover finished: " + replicas.log);
+        assertEquals(leader, s.leader(), replicas.log.toString());
+        assertEquals(epoch, s.epoch());
+        assertEquals(Role.ROLE_LEADER, replicas.get(leader).role);
+        assertEquals(1, replicas.leadersIn(epoch));
+        assertHoldsEveryAcknowledgedWrite(leader);
+        // the old leader comes back into reach: it is told to follow, and the cluster settles
+        replicas.beforeCall = (call, id) -> {};
+        replicas.get("r1").controllerReachable = true;
+        replicas.get("r2").catchUpPerProbe = Long.MAX_VALUE;
+        replicas.get("r3").catchUpPerProbe = Long.MAX_VALUE;
+        rounds(c, 1);
+        assertSettled(leader, epoch);
+    }
+
+    @ParameterizedTest(name = "controller dies after {0} state writes of a retargeted failover")
+    @ValueSource(ints = {1, 2, 3, 4})
+    void aSuccessorFinishesARetargetedFailoverWithNothingLost(int writesBeforeDeath) throws Exception {
+        ControllerLoop first = controller(new FileClusterStateStore(dir.resolve("state.json")), Duration.ofSeconds(5), 0);
+        rounds(first, 2);
+        first.close();
+        loops.remove(first);
+        liveOldLeaderBehindAPartition("r2");
+        DyingStore dying = new DyingStore(new FileClusterStateStore(dir.resolve("state.json")), writesBeforeDeath);
+        ControllerLoop doomed = controller(dying, Duration.ofSeconds(5), 0);
+        rounds(doomed, 2);
+        ExecutionException death = assertThrows(ExecutionException.class, doomed::runRound);
+        assertTrue(death.getCause().getMessage().contains("killed"), String.valueOf(death.getCause()));
+        assertFalse(state().inProgress() == null, "the failover was left in progress");
+        String id = state().inProgress().id();
+        doomed.close();
+        loops.remove(doomed);
+
+        ControllerLoop successor = controller(new FileClusterStateStore(dir.resolve("state.json")), Duration.ofSeconds(5), 0);
+        rounds(successor, 3);
+        ClusterState s = state();
+        assertNull(s.inProgress(), replicas.log.toString());
+        assertEquals("r3", s.leader(), replicas.log.toString());
+        assertEquals(3, s.epoch());
+        assertEquals(id, s.history().get(s.history().size() - 1).id(), "the successor finished the same failover");
+        assertHoldsEveryAcknowledgedWrite("r3");
+        for (long e = 2; e <= 3; e++) {
+            long epochOf = e;
+            long promoted = replicas.log.stream().filter(l -> l.startsWith("promote ") && l.split(" ")[2].equals(String.valueOf(epochOf)))
+                    .map(l -> l.split(" ")[1]).distinct().count();
+            assertTrue(promoted <= 1, "at most one replica promoted in epoch " + e + ": " + replicas.log);
+        }
     }
 }

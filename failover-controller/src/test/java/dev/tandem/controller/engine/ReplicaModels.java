@@ -37,6 +37,11 @@ final class ReplicaModels implements ReplicaAdmin {
         long flushedLsn;
         boolean steppedDown;
         final List<EpochStart> history = new ArrayList<>();
+        /**
+         * False: alive (still leading, still shipping to its followers) but the controller's calls
+         * to it fail, as in a partition between the controller and this replica only.
+         */
+        boolean controllerReachable = true;
         /** Entries the follower gains per status probe while catching up (switchover tests). */
         long catchUpPerProbe = Long.MAX_VALUE;
 
@@ -47,6 +52,13 @@ final class ReplicaModels implements ReplicaAdmin {
 
     final Map<String, Model> replicas = new LinkedHashMap<>();
     final List<String> log = Collections.synchronizedList(new ArrayList<>());
+    /** Positions a live leader acknowledged with write concern {@code one} (see {@link #leaderShips}). */
+    final List<LogPosition> acked = Collections.synchronizedList(new ArrayList<>());
+    /**
+     * Runs at the start of every admin call (status, promote, follow, stepdown) with the call's
+     * name, inside the models' lock: tests use it to let time pass between the controller's steps.
+     */
+    volatile java.util.function.BiConsumer<String, String> beforeCall = (call, id) -> {};
 
     ReplicaModels(int n) {
         for (int i = 1; i <= n; i++) {
@@ -81,6 +93,34 @@ final class ReplicaModels implements ReplicaAdmin {
         }
     }
 
+    /**
+     * The live leader {@code leaderId} appends {@code n} entries and ships them to every follower
+     * that still follows it in its epoch (and is not set to lag). The batch is acknowledged with
+     * {@code one} when at least one follower flushed it, and then recorded in {@link #acked}. A
+     * follower told to follow a newer epoch no longer takes them (FENCED by epoch), which is what
+     * the controller's cut-off relies on.
+     */
+    synchronized void leaderShips(String leaderId, int n) {
+        Model l = get(leaderId);
+        if (!l.up || l.role != Role.ROLE_LEADER) {
+            return;
+        }
+        l.last = new LogPosition(l.epoch, l.last.lsn() + n);
+        l.flushedLsn = l.last.lsn();
+        int copies = 1;
+        for (Model f : replicas.values()) {
+            if (f.up && f.role == Role.ROLE_FOLLOWER && f.leader.equals(l.id) && f.epoch == l.epoch
+                    && f.catchUpPerProbe == Long.MAX_VALUE && f.flushedLsn == l.last.lsn() - n) {
+                f.last = l.last;
+                f.flushedLsn = l.flushedLsn;
+                copies++;
+            }
+        }
+        if (copies >= 2) {
+            acked.add(l.last);
+        }
+    }
+
     /** SIGKILL and restart with the same disk: a leader comes back UNASSIGNED. */
     synchronized void crash(String id) {
         Model m = get(id);
@@ -103,16 +143,19 @@ final class ReplicaModels implements ReplicaAdmin {
 
     @Override
     public synchronized CompletableFuture<StatusResponse> status(Member replica, Duration deadline) {
+        beforeCall.accept("status", replica.id());
         Model m = get(replica.id());
-        if (!m.up) {
+        if (!m.up || !m.controllerReachable) {
             return CompletableFuture.failedFuture(Status.UNAVAILABLE.withDescription("connection refused").asRuntimeException());
         }
         if (m.role == Role.ROLE_FOLLOWER) {
             Model l = get(m.leader);
             if (l != null && l.up && l.epoch == m.epoch && m.flushedLsn < l.flushedLsn) {
                 long next = m.catchUpPerProbe == Long.MAX_VALUE ? l.flushedLsn : Math.min(l.flushedLsn, m.flushedLsn + m.catchUpPerProbe);
-                m.flushedLsn = next;
-                m.last = new LogPosition(l.epoch, next);
+                if (next > m.flushedLsn) {
+                    m.flushedLsn = next;
+                    m.last = new LogPosition(l.epoch, next);
+                }
             }
         }
         Model l = m.role == Role.ROLE_FOLLOWER ? get(m.leader) : null;
@@ -126,9 +169,10 @@ final class ReplicaModels implements ReplicaAdmin {
 
     @Override
     public synchronized CommandOutcome promote(Member replica, long epoch, List<Member> members, String failoverId, Duration deadline) {
+        beforeCall.accept("promote", replica.id());
         Model m = get(replica.id());
         log.add("promote " + m.id + " " + epoch + " " + failoverId);
-        if (!m.up) {
+        if (!m.up || !m.controllerReachable) {
             return CommandOutcome.unreachable("connection refused");
         }
         if (epoch == m.epoch && m.role == Role.ROLE_LEADER) {
@@ -148,9 +192,10 @@ final class ReplicaModels implements ReplicaAdmin {
     @Override
     public synchronized CommandOutcome follow(Member replica, long epoch, Member leader, List<Member> members, String failoverId,
                                               Duration deadline) {
+        beforeCall.accept("follow", replica.id());
         Model m = get(replica.id());
         log.add("follow " + m.id + " " + leader.id() + " " + epoch + " " + failoverId);
-        if (!m.up) {
+        if (!m.up || !m.controllerReachable) {
             return CommandOutcome.unreachable("connection refused");
         }
         if (epoch < m.epoch) {
@@ -165,9 +210,10 @@ final class ReplicaModels implements ReplicaAdmin {
 
     @Override
     public synchronized CommandOutcome stepDown(Member replica, long epoch, String failoverId, Duration deadline) {
+        beforeCall.accept("stepdown", replica.id());
         Model m = get(replica.id());
         log.add("stepdown " + m.id + " " + failoverId);
-        if (!m.up) {
+        if (!m.up || !m.controllerReachable) {
             return CommandOutcome.unreachable("connection refused");
         }
         if (m.role != Role.ROLE_LEADER) {
