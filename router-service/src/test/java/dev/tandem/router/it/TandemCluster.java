@@ -48,7 +48,10 @@ public final class TandemCluster implements AutoCloseable {
     /** Starts {@code n} replicas named r1..rn, each with {@code extra} properties, in parallel. */
     public TandemCluster(String testName, int n, Map<String, String> extra) {
         this.dir = Path.of("target", "it", testName + "-" + System.currentTimeMillis()).toAbsolutePath();
-        Path jar = ServiceProcess.moduleJar("replica-service");
+        // Keep only this run's directories (RocksDB data adds up to gigabytes over many runs); the
+        // last run's logs stay until the next run of the same test.
+        deleteOlderRuns(dir.getParent(), testName + "-");
+        Path jar = replicaJarSnapshot();
         List<CompletableFuture<Void>> starts = new ArrayList<>();
         for (int i = 1; i <= n; i++) {
             String id = "r" + i;
@@ -70,6 +73,56 @@ public final class TandemCluster implements AutoCloseable {
         } catch (RuntimeException e) {
             close();
             throw e;
+        }
+    }
+
+    /**
+     * The replica fast-jar, hard-linked into this module's target/ once per test JVM: other engineers
+     * re-package replica-service while these tests run, and a half-written quarkus-app/ makes a
+     * replica fail to start. Links keep the files of the moment they were made.
+     */
+    private static synchronized Path replicaJarSnapshot() {
+        if (replicaSnapshot == null) {
+            Path app = ServiceProcess.moduleJar("replica-service").getParent();
+            Path snap = Path.of("target", "replica-app-" + ProcessHandle.current().pid()).toAbsolutePath();
+            deleteOlderRuns(snap.getParent(), "replica-app-");
+            try (var files = Files.walk(app)) {
+                for (Path f : (Iterable<Path>) files::iterator) {
+                    Path to = snap.resolve(app.relativize(f).toString());
+                    if (Files.isDirectory(f)) {
+                        Files.createDirectories(to);
+                    } else {
+                        try {
+                            Files.createLink(to, f);
+                        } catch (IOException | UnsupportedOperationException e) {
+                            Files.copy(f, to);
+                        }
+                    }
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot snapshot " + app, e);
+            }
+            replicaSnapshot = snap.resolve("quarkus-run.jar");
+        }
+        return replicaSnapshot;
+    }
+
+    private static Path replicaSnapshot;
+
+    private static void deleteOlderRuns(Path parent, String prefix) {
+        if (!Files.isDirectory(parent)) {
+            return;
+        }
+        try (var runs = Files.list(parent)) {
+            for (Path run : (Iterable<Path>) runs::iterator) {
+                if (run.getFileName().toString().startsWith(prefix)) {
+                    try (var tree = Files.walk(run)) {
+                        tree.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot clean " + parent, e);
         }
     }
 
