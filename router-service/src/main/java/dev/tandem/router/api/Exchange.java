@@ -65,7 +65,7 @@ final class Exchange {
             } catch (RuntimeException e) {
                 RouterException problem = Problems.classify(e);
                 metrics.request(operation, consistency, served.role(), problem.code().name(), System.nanoTime() - startNanos, served.replicaNanos());
-                return withSession(Problems.response(problem, next, retryAfterS), served, next);
+                return servedBy(Problems.response(problem, next, retryAfterS), served);
             }
             metrics.request(operation, consistency, served.role(), "ok", System.nanoTime() - startNanos, served.replicaNanos());
             return rb.header(TandemHeaders.SESSION, next.toString())
@@ -86,7 +86,8 @@ final class Exchange {
         return Problems.response(e, token, retryAfterS);
     }
 
-    private static Response withSession(Response problem, Served<?> served, SessionToken next) {
+    /** A problem found after a replica answered (e.g. 404) names that replica, not the router. */
+    private static Response servedBy(Response problem, Served<?> served) {
         return Response.fromResponse(problem)
                 .header(TandemHeaders.SERVED_BY, null).header(TandemHeaders.SERVED_BY, served.servedBy())
                 .build();
