@@ -61,6 +61,8 @@ public final class ReplicaCore<W> {
     private boolean streaming;
     private long leaderLastLsn = UNKNOWN;
     private long lastCaughtUpMs = UNKNOWN;
+    /** Follower: when the leader's stream last delivered anything (append, truncate, heartbeat). */
+    private long lastHeardFromLeaderMs = UNKNOWN;
 
     private final List<Completion<W>> readyCompletions = new ArrayList<>();
 
@@ -197,6 +199,7 @@ public final class ReplicaCore<W> {
         if (!sameLeader) {
             streaming = false;
             leaderLastLsn = UNKNOWN;
+            lastHeardFromLeaderMs = UNKNOWN;
         }
         this.role = Role.FOLLOWER;
         this.epoch = epoch;
@@ -438,6 +441,7 @@ public final class ReplicaCore<W> {
         }
         adoptLeader(leaderEpoch, leaderHistory.truncatedAfter(lastOfBatch.lsn()), lastOfBatch.lsn());
         last = lastOfBatch;
+        lastHeardFromLeaderMs = nowMs;
         noteIfCaughtUp(nowMs);
         return new AppendDecision.Accept(-1, meta());
     }
@@ -458,6 +462,7 @@ public final class ReplicaCore<W> {
             // The leader holds our last entry, hence (log matching) our whole log: this Truncate
             // was repeated or overtaken by the entries it made room for. Dropping them now would
             // lose entries we may already have acknowledged to this leader.
+            lastHeardFromLeaderMs = nowMs;
             return new AppendDecision.Accept(-1, meta());
         }
         if (toLsn + 1 < logStartLsn) {
@@ -468,6 +473,7 @@ public final class ReplicaCore<W> {
             return invalid("truncation point " + toLsn + " is not an entry we share with the leader");
         }
         adoptLeader(leaderEpoch, leaderHistory.truncatedAfter(toLsn), UNKNOWN);
+        lastHeardFromLeaderMs = nowMs;
         last = history.positionOf(toLsn);
         flushedLsn = Math.min(flushedLsn, toLsn);
         return new AppendDecision.Accept(toLsn, meta());
@@ -477,13 +483,19 @@ public final class ReplicaCore<W> {
         if (role != Role.FOLLOWER || leaderEpoch < epoch) {
             return;
         }
+        lastHeardFromLeaderMs = nowMs;
         leaderLastLsn = Math.max(leaderLastLsn, leaderLast.lsn());
         noteIfCaughtUp(nowMs);
     }
 
-    /** The follower's stream to its leader connected or broke. */
+    /**
+     * The follower's stream to its leader delivered its first message (true) or broke (false).
+     * An open stream counts as streaming only while the leader is heard from within the lease
+     * time (see {@link #status}).
+     */
     public void onStreamState(long nowMs, boolean streaming) {
         this.streaming = streaming;
+        lastHeardFromLeaderMs = streaming ? nowMs : UNKNOWN;
         noteIfCaughtUp(nowMs);
     }
 
@@ -523,7 +535,7 @@ public final class ReplicaCore<W> {
         return new CoreStatus(selfId, role, epoch, leaderId, members, last, flushedLsn, logStartLsn, history,
                 admitWrite(nowMs) == ErrorCode.OK, role == Role.LEADER && leader.steppingDown,
                 role == Role.LEADER ? last.lsn() : Math.max(leaderLastLsn, 0), stalenessMs(nowMs),
-                role == Role.FOLLOWER && streaming, followers);
+                leaderHeard(nowMs), followers);
     }
 
     // ---- internals ---------------------------------------------------------------------------
@@ -596,18 +608,31 @@ public final class ReplicaCore<W> {
     }
 
     private long stalenessMs(long nowMs) {
-        if (role == Role.LEADER || caughtUp()) {
+        if (role == Role.LEADER || caughtUp(nowMs)) {
             return 0;
         }
         return lastCaughtUpMs == UNKNOWN ? Long.MAX_VALUE : Math.max(0, nowMs - lastCaughtUpMs);
     }
 
-    private boolean caughtUp() {
-        return role == Role.FOLLOWER && streaming && leaderLastLsn != UNKNOWN && flushedLsn >= leaderLastLsn;
+    private boolean caughtUp(long nowMs) {
+        return leaderHeard(nowMs) && leaderLastLsn != UNKNOWN && flushedLsn >= leaderLastLsn;
+    }
+
+    /**
+     * A follower streams while its stream is open <em>and</em> the leader was heard from (append,
+     * truncate or heartbeat; an idle leader heartbeats every {@code heartbeatIntervalMs}) within
+     * {@code leaseMs}. A paused (SIGSTOP) or wedged leader keeps the TCP stream open but goes
+     * silent: after the lease time the follower says it is not streaming, which is the
+     * controller's evidence that the leader is gone (and by then that leader's own lease has
+     * run out too).
+     */
+    private boolean leaderHeard(long nowMs) {
+        return role == Role.FOLLOWER && streaming && lastHeardFromLeaderMs != UNKNOWN
+                && nowMs - lastHeardFromLeaderMs <= config.leaseMs();
     }
 
     private void noteIfCaughtUp(long nowMs) {
-        if (caughtUp()) {
+        if (caughtUp(nowMs)) {
             lastCaughtUpMs = nowMs;
         }
     }

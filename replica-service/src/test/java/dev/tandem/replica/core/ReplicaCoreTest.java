@@ -707,6 +707,42 @@ class ReplicaCoreTest {
     }
 
     @Test
+    void followerWhoseLeaderWentSilentStopsStreamingAfterTheLeaseWithTheStreamStillOpen() {
+        ReplicaCore<String> core = follower(1);
+        core.onAppend(100, 1, LogPosition.ZERO, new LogPosition(1, 2), historyOf(1, 1));
+        core.onLocalFlush(110, 2);
+        core.onHeartbeat(120, 1, new LogPosition(1, 2));
+        assertTrue(core.status(120 + LEASE_MS).streaming(), "heard within the lease");
+        assertEquals(0, core.status(120 + LEASE_MS).stalenessMs());
+
+        // The leader is paused: no append, no heartbeat, and no onStreamState(false) either.
+        CoreStatus silent = core.status(121 + LEASE_MS);
+        assertFalse(silent.streaming(), "silent for longer than the lease");
+        assertEquals(121 + LEASE_MS - 120, silent.stalenessMs(), "stale since the last contact");
+
+        core.onHeartbeat(900, 1, new LogPosition(1, 2));
+        assertTrue(core.status(900).streaming(), "streaming again once the leader is heard");
+        assertEquals(0, core.status(900).stalenessMs());
+    }
+
+    @Test
+    void appendsAndTruncationsCountAsHearingFromTheLeader() {
+        ReplicaCore<String> core = follower(1);
+        core.onAppend(300, 1, LogPosition.ZERO, new LogPosition(1, 2), historyOf(1, 1));
+        assertTrue(core.status(300 + LEASE_MS).streaming());
+        core.onTruncate(600, 1, 2, historyOf(1, 1));
+        assertTrue(core.status(600 + LEASE_MS).streaming());
+        assertFalse(core.status(601 + LEASE_MS).streaming());
+    }
+
+    @Test
+    void aHeartbeatFromAnOlderEpochDoesNotCountAsHearingFromTheLeader() {
+        ReplicaCore<String> core = follower(2);
+        core.onHeartbeat(300, 1, LogPosition.ZERO);
+        assertFalse(core.status(300 + LEASE_MS).streaming(), "only the stream's first message at 0 was heard");
+    }
+
+    @Test
     void followerThatLostItsStreamIsStaleSinceItsLastContact() {
         ReplicaCore<String> core = follower(1);
         core.onHeartbeat(100, 1, LogPosition.ZERO);
