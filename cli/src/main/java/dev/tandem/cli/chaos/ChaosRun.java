@@ -180,7 +180,7 @@ public final class ChaosRun {
             RouterClient.Response r = http.put(key, value, concern, token.toString());
             advance(r);
             if (r.isOk()) {
-                history.record(t -> Event.writeOk(t, id, key, value, concern, r.position(), r.servedBy()));
+                history.record(t -> Event.writeOk(t, id, key, value, concern, r.position(), r.servedBy(), r.replayed()));
                 if (!key.startsWith("hot-")) {
                     lastOwnKey = key;
                 }

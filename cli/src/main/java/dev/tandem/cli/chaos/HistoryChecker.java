@@ -263,7 +263,11 @@ public final class HistoryChecker {
         Map<Long, Set<String>> acking = new TreeMap<>();
         for (Event[] p : pairs(history)) {
             Event done = p[1];
-            if ("write".equals(p[0].f()) && "ok".equals(done.type()) && done.position() != null && done.servedBy() != null) {
+            // A replayed answer comes from a replica that holds the entry, not from the one that
+            // accepted it: after a failover the router retries on the new leader with the same
+            // request id, and the new leader confirms an entry of its predecessor's epoch.
+            if ("write".equals(p[0].f()) && "ok".equals(done.type()) && done.position() != null && done.servedBy() != null
+                    && !Boolean.TRUE.equals(done.replayed())) {
                 acking.computeIfAbsent(pos(done.position()).epoch(), k -> new TreeSet<>()).add(done.servedBy());
             }
         }

@@ -17,9 +17,12 @@ import java.util.Optional;
  */
 public final class RouterClient {
 
-    /** What came back. {@code status} is -1 when no response arrived (timeout, connection refused). */
+    /**
+     * What came back. {@code status} is -1 when no response arrived (timeout, connection refused).
+     * {@code replayed}: Tandem-Replayed, the write was answered from the idempotency window.
+     */
     public record Response(int status, String body, String session, String position, String etag, String servedBy,
-                           String error, long latencyNanos) {
+                           boolean replayed, String error, long latencyNanos) {
 
         public boolean isOk() {
             return status >= 200 && status < 300;
@@ -90,14 +93,14 @@ public final class RouterClient {
             long took = System.nanoTime() - start;
             String error = r.statusCode() >= 400 ? errorCode(r.body()) : null;
             return new Response(r.statusCode(), r.body(), header(r, "Tandem-Session"), header(r, "Tandem-Position"),
-                    header(r, "ETag"), header(r, "Tandem-Served-By"), error, took);
+                    header(r, "ETag"), header(r, "Tandem-Served-By"), "true".equals(header(r, "Tandem-Replayed")), error, took);
         } catch (HttpTimeoutException e) {
-            return new Response(-1, null, null, null, null, null, "timeout", System.nanoTime() - start);
+            return new Response(-1, null, null, null, null, null, false, "timeout", System.nanoTime() - start);
         } catch (IOException e) {
-            return new Response(-1, null, null, null, null, null, "io: " + e.getClass().getSimpleName(), System.nanoTime() - start);
+            return new Response(-1, null, null, null, null, null, false, "io: " + e.getClass().getSimpleName(), System.nanoTime() - start);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            return new Response(-1, null, null, null, null, null, "interrupted", System.nanoTime() - start);
+            return new Response(-1, null, null, null, null, null, false, "interrupted", System.nanoTime() - start);
         }
     }
 

@@ -30,8 +30,12 @@ class HistoryCheckerTest {
         double t;
 
         H write(String client, String key, String value, String concern, String position, String servedBy) {
+            return write(client, key, value, concern, position, servedBy, false);
+        }
+
+        H write(String client, String key, String value, String concern, String position, String servedBy, boolean replayed) {
             events.add(Event.invoke(t++, client, "write", key, value, concern, null));
-            events.add(Event.writeOk(t++, client, key, value, concern, position, servedBy));
+            events.add(Event.writeOk(t++, client, key, value, concern, position, servedBy, replayed));
             return this;
         }
 
@@ -181,6 +185,8 @@ class HistoryCheckerTest {
         assertEquals(Set.of(Property.TWO_LEADERS), sampled.properties());
         H acked = healthy().write("c4", "k4", "v4", "one", "2.7", "r1").fin("k4", "v4", "2.7");
         assertEquals(Set.of(Property.TWO_LEADERS), acked.properties());
+        H replayed = healthy().write("c4", "k4", "v4", "one", "2.7", "r1", true).fin("k4", "v4", "2.7");
+        assertEquals(List.of(), replayed.check(), "a new leader confirming its predecessor's entry (idempotent retry) did not accept it");
         H notAccepting = healthy().sample("r3", "leader", 2, false);
         assertEquals(List.of(), notAccepting.check(), "a leader that stopped accepting writes is not a second leader");
     }

@@ -155,7 +155,6 @@ public final class ReplicaCore<W> {
         }
         if (epoch == this.epoch) {
             // Reusing an epoch could give two different entries the same (epoch, lsn).
-            // Reusing an epoch could give two different entries the same (epoch, lsn).
             return refused(ErrorCode.FENCED, "promote to epoch " + epoch + " refused: " + state()
                     + " already knows that epoch (epochs are never reused; promote with a newer one)");
         }

@@ -31,6 +31,7 @@ import dev.tandem.replica.core.SubscribeDecision;
 import dev.tandem.replica.kv.ConditionResolver;
 import dev.tandem.replica.kv.IdempotencyWindow;
 import dev.tandem.replica.storage.ReplicaStore;
+import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import java.nio.file.Path;
@@ -553,9 +554,15 @@ public final class ReplicaNode implements AutoCloseable {
     }
 
     private ManagedChannel channel(String address) {
-        return channels.computeIfAbsent(address, a -> ManagedChannelBuilder.forTarget(a).usePlaintext()
+        ManagedChannel ch = channels.computeIfAbsent(address, a -> ManagedChannelBuilder.forTarget(a).usePlaintext()
                 .maxInboundMessageSize((int) Math.min(Integer.MAX_VALUE, settings.maxInFlightBytes() + settings.maxBatchBytes() + (1 << 20)))
                 .build());
+        // gRPC's own reconnect back-off grows to two minutes while the leader was down; our
+        // reconnect schedule (RECONNECT_BACKOFF_*) is the one that should apply.
+        if (ch.getState(false) == ConnectivityState.TRANSIENT_FAILURE) {
+            ch.resetConnectBackoff();
+        }
+        return ch;
     }
 
     private void dropLink(long now, String why) {

@@ -9,6 +9,7 @@ import dev.tandem.proto.ScanRequest;
 import dev.tandem.proto.ScanResponse;
 import dev.tandem.proto.WriteRequest;
 import dev.tandem.proto.WriteResponse;
+import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.NettyChannelBuilder;
 import io.netty.channel.EventLoopGroup;
@@ -75,6 +76,12 @@ public final class ReplicaEndpoint implements AutoCloseable {
 
     private <T> CompletableFuture<T> call(long deadlineMs, BiConsumer<KvServiceGrpc.KvServiceStub, StreamObserver<T>> invoke) {
         CompletableFuture<T> result = new CompletableFuture<>();
+        // A channel whose replica was down backs off reconnecting for up to two minutes and fails
+        // every call meanwhile; a replica back from a restart (often the next leader) must be
+        // seen by the next topology poll, not after the back-off.
+        if (channel.getState(false) == ConnectivityState.TRANSIENT_FAILURE) {
+            channel.resetConnectBackoff();
+        }
         invoke.accept(stub.withDeadlineAfter(deadlineMs, TimeUnit.MILLISECONDS), new StreamObserver<>() {
             @Override
             public void onNext(T value) {
