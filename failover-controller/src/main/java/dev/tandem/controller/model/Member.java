@@ -1,6 +1,6 @@
 package dev.tandem.controller.model;
 
-import java.util.ArrayList;
+import dev.tandem.common.ReplicaAddress;
 import java.util.List;
 
 /** One replica of the set: stable id and the host:port it serves gRPC on. */
@@ -19,27 +19,14 @@ public record Member(String id, String address) {
         return dev.tandem.proto.Member.newBuilder().setId(id).setAddress(address).build();
     }
 
-    /** Parses {@code id=host:port,id=host:port} (docs/conventions.md). Ids must be unique. */
+    /**
+     * Parses {@code id=host:port,id=host:port} (docs/conventions.md); blank means none (on
+     * Kubernetes the replicas are discovered by label).
+     */
     public static List<Member> parseList(String text) {
-        List<Member> out = new ArrayList<>();
         if (text == null || text.isBlank()) {
-            return out;
+            return List.of();
         }
-        for (String part : text.split(",")) {
-            String p = part.trim();
-            int eq = p.indexOf('=');
-            if (eq <= 0 || eq == p.length() - 1) {
-                throw new IllegalArgumentException("replica list entries look like id=host:port, got '" + p + "'");
-            }
-            Member m = new Member(p.substring(0, eq).trim(), p.substring(eq + 1).trim());
-            if (out.stream().anyMatch(o -> o.id().equals(m.id()))) {
-                throw new IllegalArgumentException("replica id " + m.id() + " listed twice");
-            }
-            if (out.stream().anyMatch(o -> o.address().equals(m.address()))) {
-                throw new IllegalArgumentException("address " + m.address() + " listed for two replicas");
-            }
-            out.add(m);
-        }
-        return out;
+        return ReplicaAddress.parseList(text).stream().map(r -> new Member(r.id(), r.address())).toList();
     }
 }

@@ -1,5 +1,6 @@
 package dev.tandem.router.config;
 
+import dev.tandem.common.ReplicaAddress;
 import java.util.List;
 
 /**

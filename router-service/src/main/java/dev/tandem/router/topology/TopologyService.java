@@ -2,7 +2,7 @@ package dev.tandem.router.topology;
 
 import dev.tandem.common.EpochHistory;
 import dev.tandem.proto.ReplicaInfo;
-import dev.tandem.router.config.ReplicaAddress;
+import dev.tandem.common.ReplicaAddress;
 import dev.tandem.router.config.RouterConfig;
 import dev.tandem.router.config.RouterSettings;
 import io.quarkus.runtime.ShutdownEvent;

@@ -1,5 +1,6 @@
 package dev.tandem.router.config;
 
+import dev.tandem.common.ReplicaAddress;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -1,11 +1,14 @@
-package dev.tandem.router.config;
+package dev.tandem.common;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** One replica as an operator names it: {@code id=host:port}. */
+/**
+ * One replica as an operator names it: {@code id=host:port}. The one parser of replica lists for
+ * every service's configuration (docs/conventions.md).
+ */
 public record ReplicaAddress(String id, String host, int port) {
 
     public ReplicaAddress {
@@ -38,7 +41,7 @@ public record ReplicaAddress(String id, String host, int port) {
         }
     }
 
-    /** Parses {@code id=host:port,id=host:port}; ids must be unique and the list non-empty. */
+    /** Parses {@code id=host:port,id=host:port}; ids and addresses must be unique and the list non-empty. */
     public static List<ReplicaAddress> parseList(String text) {
         if (text == null || text.isBlank()) {
             throw new IllegalArgumentException("replica list is empty; expected id=host:port,id=host:port");
@@ -56,6 +59,11 @@ public record ReplicaAddress(String id, String host, int port) {
             ReplicaAddress r = ofAddress(trimmed.substring(0, eq).trim(), trimmed.substring(eq + 1));
             if (byId.put(r.id(), r) != null) {
                 throw new IllegalArgumentException("replica id " + r.id() + " appears twice in '" + text + "'");
+            }
+            for (ReplicaAddress other : byId.values()) {
+                if (other != r && other.address().equals(r.address())) {
+                    throw new IllegalArgumentException("address " + r.address() + " is given for two replicas, " + other.id() + " and " + r.id());
+                }
             }
         }
         if (byId.isEmpty()) {
