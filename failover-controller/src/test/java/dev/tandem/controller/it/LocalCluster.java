@@ -122,11 +122,17 @@ final class LocalCluster implements AutoCloseable {
         throw new IllegalStateException("no distinct free port after 100 attempts");
     }
 
+    /** Starts every process; on failure stops what it started, so no process outlives the test. */
     LocalCluster start() {
-        replicas.values().forEach(ServiceProcess::start);
-        controller.start();
-        replicas.values().forEach(p -> p.awaitHttpOk("/q/health/live", Duration.ofSeconds(60)));
-        controller.awaitHttpOk("/q/health/live", Duration.ofSeconds(60));
+        try {
+            replicas.values().forEach(ServiceProcess::start);
+            controller.start();
+            replicas.values().forEach(p -> p.awaitHttpOk("/q/health/live", Duration.ofSeconds(60)));
+            controller.awaitHttpOk("/q/health/live", Duration.ofSeconds(60));
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
         return this;
     }
 

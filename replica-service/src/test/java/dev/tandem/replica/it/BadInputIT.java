@@ -51,6 +51,9 @@ class BadInputIT {
 
     @AfterAll
     static void down() {
+        if (c == null) {
+            return; // startAll failed and already stopped what it started
+        }
         // Every rejection above must have left the state untouched, on every replica.
         try {
             StatusResponse after = c.awaitConverged("r1", c.ids(), Duration.ofSeconds(10)).get("r1");

@@ -82,8 +82,8 @@ class FailoverIT {
             }
             c.process("r1").kill();
             // The followers restart from their disks (still followers of the dead r1, epoch 1).
-            c.process("r2").start().awaitHttpOk("/q/health/live", Duration.ofSeconds(30));
-            c.process("r3").start().awaitHttpOk("/q/health/live", Duration.ofSeconds(30));
+            c.process("r2").start().awaitHttpOk("/q/health/live", ReplicaCluster.START_TIMEOUT);
+            c.process("r3").start().awaitHttpOk("/q/health/live", ReplicaCluster.START_TIMEOUT);
 
             // Promote the most advanced follower by (epoch, flushed lsn), as the controller would.
             StatusResponse s2 = c.status("r2", false);
@@ -113,7 +113,7 @@ class FailoverIT {
             assertEquals(ErrorCode.SESSION_WRITE_LOST, lost.getError().getCode(), () -> "got " + lost);
 
             // The old leader comes back (restart of a leader = unassigned) and is told to follow.
-            c.process("r1").start().awaitHttpOk("/q/health/live", Duration.ofSeconds(30));
+            c.process("r1").start().awaitHttpOk("/q/health/live", ReplicaCluster.START_TIMEOUT);
             assertEquals(0, c.follow("r1", next, 2).getError().getCodeValue());
             Map<String, StatusResponse> conv = c.awaitConverged(next, c.ids(), Duration.ofSeconds(30));
             assertEquals(20, conv.get("r1").getRolledBackEntries(), "r1 must have rolled back exactly its 20 unreplicated entries");

@@ -60,7 +60,7 @@ class FollowerCrashIT {
                             .setValue(ByteString.copyFromUtf8("x")))).build());
             assertEquals(dev.tandem.proto.ErrorCode.NOT_CONFIRMED, all.getError().getCode(), () -> "got " + all);
             assertTrue(all.getError().getPosition().getLsn() > 0, "NOT_CONFIRMED carries the entry's position");
-            c.process("r3").start().awaitHttpOk("/q/health/live", Duration.ofSeconds(30));
+            c.process("r3").start().awaitHttpOk("/q/health/live", ReplicaCluster.START_TIMEOUT);
             ReplicaCluster.awaitTrue(Duration.ofSeconds(20), () -> c.status("r3", false).getInfo().getStreaming(),
                     () -> "r3 did not resume streaming after restart:\n" + c.logTails());
             ReplicaCluster.sleep(1000);

@@ -62,9 +62,21 @@ public final class ReplicaCluster implements AutoCloseable {
         }
     }
 
+    /**
+     * How long a replica may take to answer its liveness check after a start, generous: Quarkus
+     * has been seen taking 38 s to start on a shared 2-core machine under load.
+     */
+    public static final Duration START_TIMEOUT = Duration.ofSeconds(60);
+
+    /** Starts every replica; on failure stops those started, so no process outlives the test. */
     public ReplicaCluster startAll() {
-        processes.values().forEach(ServiceProcess::start);
-        processes.values().forEach(p -> p.awaitHttpOk("/q/health/live", Duration.ofSeconds(30)));
+        try {
+            processes.values().forEach(ServiceProcess::start);
+            processes.values().forEach(p -> p.awaitHttpOk("/q/health/live", START_TIMEOUT));
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
         return this;
     }
 

@@ -49,7 +49,7 @@ class SnapshotReseedIT {
             // Retention runs once a second and compacts in steps of >= 1,000 entries.
             ReplicaCluster.awaitTrue(Duration.ofSeconds(10), () -> c.status("r1", false).getLogStartLsn() > 1000,
                     () -> "leader never compacted its log: " + c.status("r1", false));
-            c.process("r3").start().awaitHttpOk("/q/health/live", Duration.ofSeconds(30));
+            c.process("r3").start().awaitHttpOk("/q/health/live", ReplicaCluster.START_TIMEOUT);
             Map<String, StatusResponse> s = c.awaitConverged("r1", c.ids(), Duration.ofSeconds(40));
             assertTrue(s.get("r3").getLogStartLsn() > 1, "r3 converged without a snapshot? " + s.get("r3"));
             assertEquals("v399", c.kv("r3").get(GetRequest.newBuilder().setKey("s/7/399").build()).getValue().toStringUtf8());
