@@ -395,7 +395,11 @@ public final class ReplicaCore<W> {
     /** Log entries below this lsn may be deleted (behind the slowest follower, within retention). */
     public long retainFromLsn() {
         if (role != Role.LEADER) {
-            return logStartLsn;
+            // A follower keeps the window a leader would, so it can serve lagging replicas after
+            // a failover and truncate any divergent suffix (at most a lease's worth of entries),
+            // without its log growing for ever. Never past its own flushed position.
+            long floor = last.lsn() - config.maxRetainedEntries() + 1;
+            return Math.max(logStartLsn, Math.min(floor, flushedLsn + 1));
         }
         long wantedFrom = slowestMemberFlushedLsn() + 1;
         long retentionFloor = last.lsn() - config.maxRetainedEntries() + 1;

@@ -555,11 +555,16 @@ class ReplicaCoreTest {
     }
 
     @Test
-    void nonLeaderKeepsItsWholeLog() {
-        ReplicaCore<String> core = fresh("r2", WriteConcern.WRITE_CONCERN_ONE);
-        core.follow(0, 1, "r1", THREE);
-
+    void followerKeepsTheSameBoundedWindowButNothingItHasNotFlushed() {
+        ReplicaCore<String> core = follower(1);
         assertEquals(1, core.retainFromLsn());
+        core.onAppend(0, 1, LogPosition.ZERO, new LogPosition(1, 150), historyOf(1, 1));
+        assertEquals(1, core.retainFromLsn(), "nothing flushed yet: nothing may go");
+        core.onLocalFlush(1, 120);
+        assertEquals(150 - RETAINED_ENTRIES + 1, core.retainFromLsn());
+        core.onLogCompacted(150 - RETAINED_ENTRIES + 1);
+        core.onLocalFlush(2, 150);
+        assertEquals(150 - RETAINED_ENTRIES + 1, core.retainFromLsn(), "the window bound, not the flushed position, limits it");
     }
 
     @Test
