@@ -1,12 +1,15 @@
 package dev.tandem.cli.chaos;
 
 import dev.tandem.cli.local.LocalCluster;
+import dev.tandem.cli.local.Netns;
 import dev.tandem.cli.local.Repo;
 import dev.tandem.common.WriteConcerns;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -18,8 +21,12 @@ public final class ChaosCommand implements Callable<Integer> {
 
     @Option(names = "--duration", defaultValue = "60s", description = "how long faults are spread over, e.g. 60s, 5m (default: ${DEFAULT-VALUE}); the run lasts longer if the faults need it")
     String duration;
-    @Option(names = "--kills", defaultValue = "3", description = "leader kills; after each, one other fault in turn: kill a follower, pause a follower, pause the leader, partition (default: ${DEFAULT-VALUE})")
+    @Option(names = "--kills", defaultValue = "3", description = "leader kills; after each, one other fault in turn: kill a follower, pause a follower, pause the leader (default: ${DEFAULT-VALUE})")
     int kills;
+    @Option(names = "--partitions", defaultValue = "2", description = "network partitions, alternately of the leader and of a follower; need root and iproute2 (replicas run in network namespaces), skipped with a message otherwise (default: ${DEFAULT-VALUE})")
+    int partitions;
+    @Option(names = "--partition-ms", defaultValue = "3000", description = "how long a partitioned replica stays cut off, ms (default: ${DEFAULT-VALUE})")
+    long partitionMs;
     @Option(names = "--clients", defaultValue = "4", description = "concurrent clients, one session each (default: ${DEFAULT-VALUE})")
     int clients;
     @Option(names = "--write-concern", defaultValue = "one", description = "leader|one|majority|all (default: ${DEFAULT-VALUE})")
@@ -34,20 +41,54 @@ public final class ChaosCommand implements Callable<Integer> {
     long settleMs;
     @Option(names = "--seed", description = "random seed for the workload and fault targets (default: time)")
     Long seed;
-    @Option(names = "--keep-cluster", description = "leave a cluster this command started running afterwards")
+    @Option(names = "--keep-cluster", description = "leave a cluster this command started running afterwards (no partitions then: their namespaces end with the run)")
     boolean keepCluster;
+    /** Internal: set on the copy of this command re-executed inside the hub namespace {@code <prefix>-hub}. */
+    @Option(names = "--netns-prefix", hidden = true)
+    String netnsPrefix;
+
+    /** Replicas of a cluster chaos starts. */
+    static final int REPLICAS = 3;
 
     @Override
     public Integer call() throws Exception {
         WriteConcerns.parse(writeConcern);
+        if (partitions < 0 || partitionMs < 0 || kills < 0) {
+            throw new IllegalArgumentException("--kills, --partitions and --partition-ms cannot be negative");
+        }
         Path clusterDir = dir != null ? dir.toAbsolutePath().normalize() : Repo.defaultClusterDir();
-        Path outDir = out != null ? out : clusterDir.resolve("chaos").resolve(LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        Path outDir = (out != null ? out : clusterDir.resolve("chaos").resolve(LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"))))
+                .toAbsolutePath().normalize();
+        long runSeed = seed != null ? seed : System.currentTimeMillis();
+        if (netnsPrefix != null) {
+            return runInNamespaces(clusterDir, outDir, runSeed);
+        }
         Optional<LocalCluster> running = LocalCluster.find(clusterDir);
+        String skipPartitions = null;
+        if (partitions > 0) {
+            skipPartitions = running.isPresent()
+                    ? "a cluster already runs in " + clusterDir + " with its replicas on loopback; chaos puts replicas in network namespaces only in a cluster it starts (stop it, or pass another --dir)"
+                    : keepCluster ? "--keep-cluster: the network namespaces partitions need are removed at the end of the run"
+                    : Netns.unavailableReason().orElse(null);
+            if (skipPartitions == null) {
+                Netns.Layout layout = Netns.Layout.forOwner(ProcessHandle.current().pid(), replicaIds());
+                NamespaceRun nr = new NamespaceRun(layout, clusterDir, System.out);
+                try {
+                    nr.setUp();
+                } catch (IllegalStateException e) {
+                    nr.tearDown();
+                    skipPartitions = "could not create network namespaces: " + e.getMessage();
+                }
+                if (skipPartitions == null) {
+                    return nr.run(childArgs(clusterDir, outDir, runSeed, layout.prefix()));
+                }
+            }
+        }
         boolean started = running.isEmpty();
-        LocalCluster cluster = running.orElseGet(() -> LocalCluster.up(clusterDir, 3, writeConcern, 1000, System.out));
+        LocalCluster cluster = running.orElseGet(() -> LocalCluster.up(clusterDir, REPLICAS, writeConcern, 1000, System.out));
         try {
-            ChaosRun.Result r = new ChaosRun(cluster, new ChaosRun.Config(parseDuration(duration), kills, clients, writeConcern, outDir,
-                    pauseMs, settleMs, seed != null ? seed : System.currentTimeMillis()), System.out).run();
+            Partitioner p = Partitioner.unavailable(skipPartitions != null ? skipPartitions : "local replicas share the loopback interface");
+            ChaosRun.Result r = new ChaosRun(cluster, config(outDir, runSeed), System.out, p).run();
             return r.passed() ? 0 : 1;
         } finally {
             cluster.close();
@@ -55,6 +96,47 @@ public final class ChaosCommand implements Callable<Integer> {
                 LocalCluster.down(clusterDir, false, System.out);
             }
         }
+    }
+
+    private ChaosRun.Config config(Path outDir, long runSeed) {
+        return new ChaosRun.Config(parseDuration(duration), kills, clients, writeConcern, outDir, pauseMs, settleMs, runSeed,
+                partitions, partitionMs);
+    }
+
+    /** Inside the hub namespace (re-executed by {@link NamespaceRun}): a cluster with every replica in its namespace. */
+    private int runInNamespaces(Path clusterDir, Path outDir, long runSeed) throws InterruptedException {
+        Netns.Layout layout = new Netns.Layout(netnsPrefix, replicaIds());
+        if (!Netns.exists(layout.hub())) {
+            throw new IllegalStateException("--netns-prefix is internal: no namespace " + layout.hub());
+        }
+        if (LocalCluster.find(clusterDir).isPresent()) {
+            throw new IllegalStateException("a local cluster is already running in " + clusterDir);
+        }
+        LocalCluster cluster = LocalCluster.up(clusterDir, REPLICAS, writeConcern, 1000, System.out, layout);
+        try {
+            ChaosRun.Result r = new ChaosRun(cluster, config(outDir, runSeed), System.out, Partitioner.namespaces(layout)).run();
+            return r.passed() ? 0 : 1;
+        } finally {
+            cluster.close();
+            LocalCluster.down(clusterDir, false, System.out);
+        }
+    }
+
+    static List<String> replicaIds() {
+        List<String> ids = new ArrayList<>();
+        for (int i = 1; i <= REPLICAS; i++) {
+            ids.add("r" + i);
+        }
+        return ids;
+    }
+
+    /** This command's options, resolved (absolute paths, the chosen seed), for the copy run in the hub namespace. */
+    List<String> childArgs(Path clusterDir, Path outDir, long runSeed, String prefix) {
+        return List.of("chaos", "--duration", duration, "--kills", Integer.toString(kills), "--clients", Integer.toString(clients),
+                "--write-concern", writeConcern, "--out", outDir.toString(), "--dir", clusterDir.toString(),
+                "--pause-ms", Long.toString(pauseMs), "--settle-ms", Long.toString(settleMs), "--seed", Long.toString(runSeed),
+                "--partitions", Integer.toString(partitions), "--partition-ms", Long.toString(partitionMs),
+                "--netns-prefix", prefix);
     }
 
     /** {@code 90s}, {@code 5m}, {@code 1h}, {@code 1500ms} or an ISO-8601 duration. */

@@ -47,8 +47,20 @@ import java.util.stream.Stream;
  */
 public final class ChaosRun {
 
+    /**
+     * @param partitions  network partitions, alternately of the leader and of a follower, each
+     *                    lasting {@code partitionMs}; left out when the run's {@link Partitioner}
+     *                    cannot cut replicas off
+     */
     public record Config(Duration duration, int leaderKills, int clients, String writeConcern, Path out, long pauseMs,
-                         long settleMs, long seed) {}
+                         long settleMs, long seed, int partitions, long partitionMs) {
+
+        /** Without partitions. */
+        public Config(Duration duration, int leaderKills, int clients, String writeConcern, Path out, long pauseMs,
+                      long settleMs, long seed) {
+            this(duration, leaderKills, clients, writeConcern, out, pauseMs, settleMs, seed, 0, 0);
+        }
+    }
 
     public record Result(List<Violation> violations, RunSummary summary, List<String> errors, Path outDir) {
         public boolean passed() {
@@ -76,11 +88,19 @@ public final class ChaosRun {
     private final AtomicBoolean stopClients = new AtomicBoolean();
     private final AtomicBoolean stopSampler = new AtomicBoolean();
     private final List<String> errors = new ArrayList<>();
+    private final Partitioner partitioner;
+    /** Replicas cut off right now; healed in any case before the end state is read. */
+    private final Set<String> partitioned = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     public ChaosRun(LocalCluster cluster, Config config, PrintStream out) {
+        this(cluster, config, out, Partitioner.unavailable("local replicas share the loopback interface (no network namespaces)"));
+    }
+
+    public ChaosRun(LocalCluster cluster, Config config, PrintStream out, Partitioner partitioner) {
         this.cluster = cluster;
         this.config = config;
         this.out = out;
+        this.partitioner = partitioner;
     }
 
     public Result run() throws InterruptedException {
@@ -89,8 +109,11 @@ public final class ChaosRun {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        out.printf("chaos: %d clients writing with '%s' and reading with 'session' through %s; %d leader kills over >= %s; seed %d%n",
-                config.clients(), config.writeConcern(), cluster.routerUrl(), config.leaderKills(), config.duration(), config.seed());
+        out.printf("chaos: %d clients writing with '%s' and reading with 'session' through %s; %d leader kills, %d partitions over >= %s; seed %d%n",
+                config.clients(), config.writeConcern(), cluster.routerUrl(), config.leaderKills(), partitions(), config.duration(), config.seed());
+        if (config.partitions() > 0 && partitioner.unavailableReason() != null) {
+            out.println("chaos: partition faults skipped: " + partitioner.unavailableReason());
+        }
         awaitRecovery("start");
         List<Thread> threads = new ArrayList<>();
         for (int i = 1; i <= config.clients(); i++) {
@@ -108,6 +131,9 @@ public final class ChaosRun {
                 t.join(10_000);
             }
             healEverything();
+        }
+        if (!partitioned.isEmpty()) {
+            errors.add("could not heal the partition of " + partitioned);
         }
         out.println("chaos: workload stopped; waiting for the cluster to recover and converge ...");
         awaitRecovery("the end of the run");
@@ -132,6 +158,7 @@ public final class ChaosRun {
             json.put("failoverP50Ms", summary.failoverQuantileMs(0.5));
             json.put("failoverP99Ms", summary.failoverQuantileMs(0.99));
             json.put("failoverMaxMs", summary.failoverMaxMs());
+            json.put("partitionFailoverMaxMs", summary.partitionFailoverMaxMs());
             Files.writeString(config.out().resolve("summary.json"), JSON.writeValueAsString(json));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
@@ -260,21 +287,35 @@ public final class ChaosRun {
 
     // ---- faults ----
 
-    private List<String> plan() {
-        List<String> others = List.of("kill-follower", "pause-follower", "pause-leader", "partition");
+    /** Partitions this run injects: none without a working partitioner. */
+    private int partitions() {
+        return partitioner.unavailableReason() == null ? config.partitions() : 0;
+    }
+
+    /**
+     * The fault schedule: each leader kill followed by one other fault in turn (kill a follower,
+     * pause a follower, pause the leader), partitions (leader, follower, leader, ...) interleaved
+     * one after each kill pair. Pure.
+     */
+    static List<String> plan(int leaderKills, int partitions) {
+        List<String> others = List.of("kill-follower", "pause-follower", "pause-leader");
         List<String> faults = new ArrayList<>();
-        for (int k = 0; k < config.leaderKills(); k++) {
-            faults.add("kill-leader");
-            faults.add(others.get(k % others.size()));
+        for (int k = 0; k < Math.max(leaderKills, partitions); k++) {
+            if (k < leaderKills) {
+                faults.add("kill-leader");
+                faults.add(others.get(k % others.size()));
+            }
+            if (k < partitions) {
+                faults.add(k % 2 == 0 ? "partition-leader" : "partition-follower");
+            }
         }
         return faults;
     }
 
     private void injectFaults() {
-        List<String> faults = plan();
+        List<String> faults = plan(config.leaderKills(), partitions());
         long start = System.nanoTime();
         long gapMs = config.duration().toMillis() / (faults.size() + 1);
-        boolean partitionExplained = false;
         for (int i = 0; i < faults.size(); i++) {
             long dueMs = gapMs * (i + 1);
             sleepQuietly(Math.max(0, dueMs - (System.nanoTime() - start) / 1_000_000));
@@ -311,12 +352,24 @@ public final class ChaosRun {
                     cluster.resume(target);
                     break;
                 }
-                case "partition":
-                    if (!partitionExplained) {
-                        out.println("chaos: partition faults need replicas in network namespaces: skipped (local replicas share the loopback interface)");
-                        partitionExplained = true;
+                case "partition-leader":
+                case "partition-follower": {
+                    String target;
+                    Long epoch = null;
+                    if (fault.equals("partition-leader")) {
+                        Optional<ReplicaInfo> leader = cluster.awaitLeader(Duration.ofSeconds(30));
+                        if (leader.isEmpty()) {
+                            errors.add("no leader to partition at fault " + (i + 1));
+                            break;
+                        }
+                        target = leader.get().getReplicaId();
+                        epoch = leader.get().getEpoch();
+                    } else {
+                        target = follower();
                     }
+                    partition(target, epoch);
                     break;
+                }
                 default:
                     throw new IllegalStateException("unknown fault " + fault);
             }
@@ -325,6 +378,32 @@ public final class ChaosRun {
         sleepQuietly(Math.max(config.settleMs(), config.duration().toMillis() - (System.nanoTime() - start) / 1_000_000));
         awaitRecovery(faults.isEmpty() ? "start" : faults.get(faults.size() - 1));
         sleepQuietly(config.settleMs());
+    }
+
+    /**
+     * Cuts {@code target} off for {@code partitionMs}, then heals it. {@code epoch}: the epoch it
+     * led when cut (null for a follower); the summary measures failover from it.
+     */
+    private void partition(String target, Long epoch) {
+        history.record(t -> Event.fault(t, "partition", target, epoch));
+        partitioned.add(target);
+        try {
+            partitioner.cut(target);
+        } catch (RuntimeException e) {
+            errors.add("could not partition " + target + ": " + e.getMessage());
+        }
+        sleepQuietly(config.partitionMs());
+        heal(target);
+    }
+
+    private void heal(String target) {
+        try {
+            partitioner.heal(target);
+            partitioned.remove(target);
+            history.record(t -> Event.fault(t, "heal", target, null));
+        } catch (RuntimeException e) {
+            errors.add("could not heal " + target + ": " + e.getMessage());
+        }
     }
 
     private String follower() {
@@ -353,8 +432,11 @@ public final class ChaosRun {
         return true;
     }
 
-    /** Resumes anything still paused, so the end state is a whole cluster. */
+    /** Heals any partition and resumes anything still paused, so the end state is a whole cluster. */
     private void healEverything() {
+        for (String r : List.copyOf(partitioned)) {
+            heal(r);
+        }
         for (ClusterDescription.Service s : cluster.description().replicas()) {
             if (Pids.find(s.pid(), Pids.portMarker(s.port())).isPresent() && Pids.isPaused(s.pid())) {
                 Pids.signalQuietly(s.pid(), "CONT");

@@ -9,11 +9,16 @@ import java.util.Locale;
  * Figures of a chaos run computed from its history alone (pure, unit-tested): operation counts,
  * availability, and failover times. A failover time is measured from a {@code kill-leader} fault
  * to the first write acknowledged in a newer epoch than the killed leader's, i.e. the first write
- * the new leader took: the time a client could not write.
+ * the new leader took: the time a client could not write. Partitions of the leader (a
+ * {@code partition} fault that names the epoch its target led) are measured the same way, apart,
+ * and also up to the first Info sample of a leader accepting writes in a newer epoch
+ * ({@code partitionPromotionMs}): a write in flight to a cut-off leader hangs until the client's
+ * timeout, so the first acknowledged write can come later than the new leader.
  */
 public record RunSummary(long writesOk, long writesFailed, long writesUnknown, long readsOk, long readsFailed, long readsUnknown,
                          double durationMs, List<Double> failoverMs, int leaderKillsWithoutRecovery, double writeAvailability,
-                         double secondsWithoutWrites) {
+                         double secondsWithoutWrites, List<Double> partitionFailoverMs, int leaderPartitionsWithoutRecovery,
+                         List<Double> partitionPromotionMs) {
 
     /** Width of the buckets in which "no write succeeded" is counted, in ms. */
     static final double BUCKET_MS = 250;
@@ -47,24 +52,17 @@ public record RunSummary(long writesOk, long writesFailed, long writesUnknown, l
             end = Math.max(end, e.t());
         }
         List<Double> failover = new ArrayList<>();
-        int unrecovered = 0;
+        int unrecovered = failovers(history, "kill-leader", okWrites, failover);
+        List<Double> partitionFailover = new ArrayList<>();
+        int partitionsUnrecovered = failovers(history, "partition", okWrites, partitionFailover);
+        List<double[]> leaderSamples = new ArrayList<>(); // (t, epoch) of samples of a leader accepting writes
         for (Event e : history) {
-            if (!"fault".equals(e.kind()) || !"kill-leader".equals(e.fault())) {
-                continue;
-            }
-            long killedEpoch = e.epoch() == null ? -1 : e.epoch();
-            double first = -1;
-            for (double[] w : okWrites) {
-                if (w[0] > e.t() && w[1] > killedEpoch) {
-                    first = first < 0 ? w[0] : Math.min(first, w[0]);
-                }
-            }
-            if (first < 0) {
-                unrecovered++;
-            } else {
-                failover.add(first - e.t());
+            if ("sample".equals(e.kind()) && "leader".equals(e.role()) && Boolean.TRUE.equals(e.accepting()) && e.epoch() != null) {
+                leaderSamples.add(new double[] {e.t(), e.epoch()});
             }
         }
+        List<Double> partitionPromotion = new ArrayList<>();
+        failovers(history, "partition", leaderSamples, partitionPromotion);
         double firstOp = history.stream().filter(Event::isOp).mapToDouble(Event::t).min().orElse(0);
         double lastOp = history.stream().filter(Event::isOp).mapToDouble(Event::t).max().orElse(0);
         int buckets = (int) Math.max(1, Math.ceil((lastOp - firstOp) / BUCKET_MS));
@@ -79,15 +77,51 @@ public record RunSummary(long writesOk, long writesFailed, long writesUnknown, l
         }
         long completed = wOk + wFail + wUnk;
         return new RunSummary(wOk, wFail, wUnk, rOk, rFail, rUnk, end, List.copyOf(failover), unrecovered,
-                completed == 0 ? 0 : (double) wOk / completed, okWrites.isEmpty() ? 0 : empty * BUCKET_MS / 1000.0);
+                completed == 0 ? 0 : (double) wOk / completed, okWrites.isEmpty() ? 0 : empty * BUCKET_MS / 1000.0,
+                List.copyOf(partitionFailover), partitionsUnrecovered, List.copyOf(partitionPromotion));
+    }
+
+    /**
+     * For every {@code fault} event of {@code kind} that names the epoch its target led (every
+     * {@code kill-leader}): the time to the first of {@code marks} (time, epoch) in a newer epoch,
+     * added to {@code into}. Returns how many never saw one.
+     */
+    private static int failovers(List<Event> history, String kind, List<double[]> marks, List<Double> into) {
+        int unrecovered = 0;
+        for (Event e : history) {
+            if (!"fault".equals(e.kind()) || !kind.equals(e.fault()) || (e.epoch() == null && !"kill-leader".equals(kind))) {
+                continue;
+            }
+            long leaderEpoch = e.epoch() == null ? -1 : e.epoch();
+            double first = -1;
+            for (double[] w : marks) {
+                if (w[0] > e.t() && w[1] > leaderEpoch) {
+                    first = first < 0 ? w[0] : Math.min(first, w[0]);
+                }
+            }
+            if (first < 0) {
+                unrecovered++;
+            } else {
+                into.add(first - e.t());
+            }
+        }
+        return unrecovered;
     }
 
     /** The q-quantile (0..1) of the failover times by nearest rank, or NaN without any. */
     public double failoverQuantileMs(double q) {
-        if (failoverMs.isEmpty()) {
+        return quantile(failoverMs, q);
+    }
+
+    public double partitionFailoverMaxMs() {
+        return partitionFailoverMs.stream().mapToDouble(Double::doubleValue).max().orElse(Double.NaN);
+    }
+
+    static double quantile(List<Double> values, double q) {
+        if (values.isEmpty()) {
             return Double.NaN;
         }
-        List<Double> sorted = new ArrayList<>(failoverMs);
+        List<Double> sorted = new ArrayList<>(values);
         sorted.sort(Double::compare);
         int rank = (int) Math.ceil(q * sorted.size());
         return sorted.get(Math.max(0, Math.min(sorted.size() - 1, rank - 1)));
@@ -106,13 +140,24 @@ public record RunSummary(long writesOk, long writesFailed, long writesUnknown, l
         sb.append(String.format(Locale.ROOT, "  availability    %.2f%% of writes ok; %.2f s without any successful write (%.0f ms buckets)%n",
                 writeAvailability * 100, secondsWithoutWrites, BUCKET_MS));
         if (failoverMs.isEmpty()) {
-            sb.append("  failover        no leader kill recovered\n");
+            sb.append(leaderKillsWithoutRecovery > 0 ? "  failover        no leader kill recovered\n" : "  failover        no leader kills\n");
         } else {
             sb.append(String.format(Locale.ROOT, "  failover        kill -> first acknowledged write over %d leader kills: p50 %.0f ms, p99 %.0f ms, max %.0f ms%n",
                     failoverMs.size(), failoverQuantileMs(0.5), failoverQuantileMs(0.99), failoverMaxMs()));
         }
         if (leaderKillsWithoutRecovery > 0) {
             sb.append("  ").append(leaderKillsWithoutRecovery).append(" leader kill(s) never saw a write in a newer epoch\n");
+        }
+        if (!partitionFailoverMs.isEmpty()) {
+            sb.append(String.format(Locale.ROOT, "  failover        leader partition -> first acknowledged write over %d leader partitions: p50 %.0f ms, max %.0f ms%n",
+                    partitionFailoverMs.size(), quantile(partitionFailoverMs, 0.5), partitionFailoverMaxMs()));
+        }
+        if (!partitionPromotionMs.isEmpty()) {
+            sb.append(String.format(Locale.ROOT, "  failover        leader partition -> new leader accepting writes (Info samples): p50 %.0f ms, max %.0f ms%n",
+                    quantile(partitionPromotionMs, 0.5), partitionPromotionMs.stream().mapToDouble(Double::doubleValue).max().orElse(Double.NaN)));
+        }
+        if (leaderPartitionsWithoutRecovery > 0) {
+            sb.append("  ").append(leaderPartitionsWithoutRecovery).append(" leader partition(s) never saw a write in a newer epoch\n");
         }
         return sb.toString();
     }

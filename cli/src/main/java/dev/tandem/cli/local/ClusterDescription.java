@@ -1,6 +1,7 @@
 package dev.tandem.cli.local;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.annotation.JsonInclude;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -32,12 +33,19 @@ public record ClusterDescription(
 
     public enum Desired { running, stopped }
 
+    /**
+     * One process of the cluster. {@code host} is the address it listens on and others reach it
+     * at (null: {@code 127.0.0.1}); {@code netns} the network namespace it runs in (null: the
+     * supervisor's own). Only chaos runs with partitions place replicas in namespaces
+     * ({@link Netns}); {@code local up} puts every service back on loopback.
+     */
     @JsonIgnoreProperties(ignoreUnknown = true)
+    @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Service(String name, Kind kind, int port, long pid, String dataDir, String logFile,
-                          Desired desired, int restarts) {
+                          Desired desired, int restarts, String host, String netns) {
 
         public String address() {
-            return "127.0.0.1:" + port;
+            return (host == null ? "127.0.0.1" : host) + ":" + port;
         }
 
         public String httpUrl() {
@@ -45,19 +53,24 @@ public record ClusterDescription(
         }
 
         public Service withPid(long newPid) {
-            return new Service(name, kind, port, newPid, dataDir, logFile, desired, restarts);
+            return new Service(name, kind, port, newPid, dataDir, logFile, desired, restarts, host, netns);
         }
 
         public Service withDesired(Desired d) {
-            return new Service(name, kind, port, pid, dataDir, logFile, d, restarts);
+            return new Service(name, kind, port, pid, dataDir, logFile, d, restarts, host, netns);
         }
 
         public Service restarted(long newPid) {
-            return new Service(name, kind, port, newPid, dataDir, logFile, desired, restarts + 1);
+            return new Service(name, kind, port, newPid, dataDir, logFile, desired, restarts + 1, host, netns);
         }
 
         public Service withPort(int newPort) {
-            return new Service(name, kind, newPort, pid, dataDir, logFile, desired, restarts);
+            return new Service(name, kind, newPort, pid, dataDir, logFile, desired, restarts, host, netns);
+        }
+
+        /** Placed at {@code newHost} in namespace {@code newNetns}; both null = loopback of the supervisor's namespace. */
+        public Service withNetwork(String newHost, String newNetns) {
+            return new Service(name, kind, port, pid, dataDir, logFile, desired, restarts, newHost, newNetns);
         }
     }
 
@@ -84,12 +97,12 @@ public record ClusterDescription(
         for (int i = 1; i <= replicas; i++) {
             String id = "r" + i;
             s.add(new Service(id, Kind.replica, ports.getAsInt(), 0, abs.resolve(id).toString(),
-                    abs.resolve("logs").resolve(id + ".log").toString(), Desired.running, 0));
+                    abs.resolve("logs").resolve(id + ".log").toString(), Desired.running, 0, null, null));
         }
         s.add(new Service("controller", Kind.controller, ports.getAsInt(), 0, null,
-                abs.resolve("logs").resolve("controller.log").toString(), Desired.running, 0));
+                abs.resolve("logs").resolve("controller.log").toString(), Desired.running, 0, null, null));
         s.add(new Service("router", Kind.router, ports.getAsInt(), 0, null,
-                abs.resolve("logs").resolve("router.log").toString(), Desired.running, 0));
+                abs.resolve("logs").resolve("router.log").toString(), Desired.running, 0, null, null));
         return new ClusterDescription(FORMAT_VERSION, abs.toString(), secret, writeConcern, restartDelayMs, 0, s);
     }
 
@@ -115,7 +128,20 @@ public record ClusterDescription(
         return services.stream().filter(x -> x.kind() == Kind.controller).findFirst().orElseThrow();
     }
 
-    /** The replica list in the form every service takes: {@code r1=127.0.0.1:p1,r2=...}. */
+    /**
+     * Every replica placed in {@code layout}'s namespaces, or (null) back on loopback. The layout
+     * must name every replica.
+     */
+    public ClusterDescription placed(Netns.Layout layout) {
+        ClusterDescription d = this;
+        for (Service r : replicas()) {
+            d = d.withService(r.name(), s -> layout == null ? s.withNetwork(null, null)
+                    : s.withNetwork(layout.hostOf(s.name()), layout.namespaceOf(s.name())));
+        }
+        return d;
+    }
+
+    /** The replica list in the form every service takes: {@code r1=127.0.0.1:p1,r2=...} (or the namespace addresses). */
     public String replicaList() {
         StringBuilder sb = new StringBuilder();
         for (Service r : replicas()) {

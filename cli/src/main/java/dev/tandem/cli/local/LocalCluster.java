@@ -85,9 +85,23 @@ public final class LocalCluster implements AutoCloseable {
      * ports and secret), then waits until a leader takes writes through the router.
      */
     public static LocalCluster up(Path dir, int replicas, String writeConcern, long restartDelayMs, PrintStream out) {
+        return up(dir, replicas, writeConcern, restartDelayMs, out, null);
+    }
+
+    /**
+     * As {@link #up(Path, int, String, long, PrintStream)}, with every replica in its network
+     * namespace of {@code layout} (null: all on loopback). The caller must run in the layout's hub
+     * namespace, where the supervisor, controller and router then run too.
+     */
+    public static LocalCluster up(Path dir, int replicas, String writeConcern, long restartDelayMs, PrintStream out,
+                                  Netns.Layout layout) {
         DescriptionStore store = new DescriptionStore(dir);
         Optional<LocalCluster> running = find(dir);
         if (running.isPresent()) {
+            if (layout != null) {
+                throw new IllegalStateException("a local cluster is already running in " + store.dir()
+                        + ": replicas in network namespaces need a cluster started for them (stop it, or use another --dir)");
+            }
             out.println("a local cluster is already running in " + store.dir());
             return running.get();
         }
@@ -106,7 +120,7 @@ public final class LocalCluster implements AutoCloseable {
             }
             stopLeftovers(p);
             for (Service s : p.services()) {
-                if (!portFree(s.port())) {
+                if (!portFree(s.port()) && (layout == null || s.kind() != ClusterDescription.Kind.replica)) {
                     throw new IllegalStateException("port " + s.port() + " of " + s.name() + " is taken by another process: "
                             + "bin/tandem local down --purge to start afresh with new ports");
                 }
@@ -123,6 +137,8 @@ public final class LocalCluster implements AutoCloseable {
             store.write(ClusterDescription.create(store.dir(), HexFormat.of().formatHex(secret), writeConcern, restartDelayMs,
                     replicas, dev.tandem.process.FreePorts::pick));
         }
+        // Placed afresh every time: a cluster last run in (now deleted) namespaces comes back on loopback.
+        store.update(d -> d.placed(layout));
         try {
             Files.createDirectories(store.dir().resolve("logs"));
         } catch (IOException e) {
@@ -130,7 +146,8 @@ public final class LocalCluster implements AutoCloseable {
         }
         ClusterDescription d = store.require();
         out.println("starting " + d.replicas().size() + " replicas, a controller and a router in " + store.dir()
-                + " (write concern " + d.writeConcern() + ")");
+                + " (write concern " + d.writeConcern() + ")" + (layout == null ? "" : "; replicas in network namespaces "
+                + Netns.describe(layout)));
         Process supervisor = startSupervisor(store);
         LocalCluster c = new LocalCluster(store);
         c.awaitUp(UP_TIMEOUT, out, supervisor);

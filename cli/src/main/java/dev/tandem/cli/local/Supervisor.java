@@ -27,7 +27,7 @@ public final class Supervisor {
     static final long RECONCILE_INTERVAL_MS = 100;
 
     private final DescriptionStore store;
-    private final Map<String, ServiceProcess> processes = new HashMap<>();
+    private final Map<String, LocalProcess> processes = new HashMap<>();
     private final Map<String, Long> exitedAtMs = new HashMap<>();
     private final ExecutorService stopper = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "stopper");
@@ -72,7 +72,7 @@ public final class Supervisor {
     private void reconcile(ClusterDescription d) {
         long now = System.currentTimeMillis();
         for (Service s : d.services()) {
-            ServiceProcess p = processes.get(s.name());
+            LocalProcess p = processes.get(s.name());
             boolean alive = p != null && p.isAlive();
             if (s.desired() == Desired.stopped) {
                 if (alive) {
@@ -99,7 +99,7 @@ public final class Supervisor {
     }
 
     private void start(ClusterDescription d, Service s, boolean restart) {
-        ServiceProcess p = new ServiceProcess(spec(d, s));
+        LocalProcess p = new LocalProcess(spec(d, s), s.host(), s.netns());
         try {
             p.start();
         } catch (RuntimeException e) {
@@ -111,7 +111,8 @@ public final class Supervisor {
         exitedAtMs.remove(s.name());
         long pid = p.pid();
         store.update(x -> x.withService(s.name(), old -> restart ? old.restarted(pid) : old.withPid(pid)));
-        log((restart ? "restarted " : "started ") + s.name() + " as pid " + pid + " on " + s.address());
+        log((restart ? "restarted " : "started ") + s.name() + " as pid " + pid + " on " + s.address()
+                + (s.netns() == null ? "" : " in network namespace " + s.netns()));
     }
 
     /** The command line of a service: the flags docs/conventions.md fixes for each kind. */
@@ -124,6 +125,10 @@ public final class Supervisor {
                         .withProperty("tandem.replica.id", s.name())
                         .withProperty("tandem.replica.data-dir", s.dataDir())
                         .withProperty("tandem.replica.default-write-concern", d.writeConcern());
+                if (s.host() != null) {
+                    // Others reach it at its namespace address, not at loopback (the default).
+                    spec = spec.withProperty("tandem.replica.advertised-address", s.address());
+                }
                 break;
             case controller:
                 spec = ServiceProcess.Spec.of(s.name(), Repo.serviceJar("failover-controller"), s.port(), log)
@@ -151,7 +156,7 @@ public final class Supervisor {
 
     private void stopAll() {
         synchronized (this) {
-            List<ServiceProcess> all = List.copyOf(processes.values());
+            List<LocalProcess> all = List.copyOf(processes.values());
             processes.clear();
             all.parallelStream().forEach(p -> {
                 if (p.isAlive()) {
