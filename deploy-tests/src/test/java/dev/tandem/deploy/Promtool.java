@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.fail;
@@ -20,19 +21,27 @@ final class Promtool {
 
     /** The binary on PATH; a missing promtool is a failure, never a silent pass. */
     static Path binary(String name) {
+        return find(name).orElseGet(() -> fail(name + " not found on PATH. It comes from the Debian package `prometheus`: run "
+                + "bin/install-test-deps (CI does), or apt-get install prometheus."));
+    }
+
+    /** The binary on PATH, else in /usr/bin or /usr/local/bin; empty when none is executable. */
+    static Optional<Path> find(String name) {
         for (String dir : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
+            if (dir.isEmpty()) {
+                continue;
+            }
             Path p = Path.of(dir, name);
             if (Files.isExecutable(p)) {
-                return p;
+                return Optional.of(p);
             }
         }
         for (Path p : List.of(Path.of("/usr/bin", name), Path.of("/usr/local/bin", name))) {
             if (Files.isExecutable(p)) {
-                return p;
+                return Optional.of(p);
             }
         }
-        return fail(name + " not found on PATH. It comes from the Debian package `prometheus`: run "
-                + "bin/install-test-deps (CI does), or apt-get install prometheus.");
+        return Optional.empty();
     }
 
     static Result run(Path workDir, String... args) {
