@@ -22,8 +22,12 @@ import org.junit.jupiter.api.Test;
  */
 class ChaosIT {
 
-    /** Kill -> first acknowledged write in the new epoch, worst of the run, in ms. */
-    static final long MAX_FAILOVER_MS = 8_000;
+    /**
+     * Kill -> first acknowledged write in the new epoch, worst of the run, in ms. Under a load
+     * average of 20 on 2 cores a failover has taken 8.7 s (probes time out, a failover aborts
+     * and is retried); the stall this guards against took 15 s.
+     */
+    static final long MAX_FAILOVER_MS = 12_000;
 
     @Test
     void threeLeaderKillsLoseNoAcknowledgedWriteAndKeepEverySessionConsistent() throws Exception {
