@@ -17,7 +17,8 @@ import java.util.Map;
 
 /**
  * Operator API. Every call must carry the cluster secret in header {@code Tandem-Cluster-Secret}
- * (the same secret, and the same name, as the gRPC metadata key the replicas check).
+ * (the same secret, and the same name, as the gRPC metadata key the replicas check): missing or
+ * wrong is 401, with a detail saying which. Errors are {@code application/problem+json} (RFC 9457).
  */
 @Path("/v1/admin")
 @Produces(MediaType.APPLICATION_JSON)
@@ -30,7 +31,11 @@ public class AdminResource {
     @Inject
     ControllerApp app;
 
-    /** Planned, zero-loss move of leadership to {@code to} (or the most advanced follower). */
+    /**
+     * Planned, zero-loss move of leadership to {@code to} (or the most advanced follower). 200
+     * done; 400 unknown replica; 409 refused (nothing changed) or fell back (old leader leads
+     * again, new epoch); 503 standby controller; 500 stopped half-way (the controller finishes it).
+     */
     @POST
     @Path("/switchover")
     public Response switchover(@HeaderParam(SECRET_HEADER) String secret, @QueryParam("to") String to) {
@@ -40,7 +45,7 @@ public class AdminResource {
         }
         SwitchoverResult r = app.loop().switchover(to, SWITCHOVER_WAIT_MS);
         if (r.status() >= 300) {
-            return problem(r.status(), "Switchover " + r.outcome(), r.message(), r);
+            return problem(r.status(), title(r.outcome()), r.message(), r);
         }
         return Response.ok(r).build();
     }
@@ -63,10 +68,28 @@ public class AdminResource {
     }
 
     private Response authenticate(String presented) {
+        if (presented == null || presented.isEmpty()) {
+            return problem(401, "Unauthenticated", "this endpoint needs the cluster secret in header " + SECRET_HEADER, null);
+        }
         if (!app.settings().secret().matches(presented)) {
-            return problem(401, "Unauthenticated", "missing or wrong " + SECRET_HEADER + " header", null);
+            // A wrong secret is invalid credentials, not valid ones without permission: 401 too.
+            return problem(401, "Unauthenticated", "wrong cluster secret in header " + SECRET_HEADER, null);
         }
         return null;
+    }
+
+    private static String title(String outcome) {
+        return switch (outcome) {
+            case "unknown_replica" -> "Unknown replica";
+            case "target_unavailable" -> "Switchover target unavailable";
+            case "refused" -> "Switchover refused";
+            case "fallback" -> "Switchover fell back";
+            case "conflict" -> "Switchover conflict";
+            case "not_active" -> "Controller not active";
+            case "incomplete" -> "Switchover incomplete";
+            case "pending" -> "Switchover pending";
+            default -> "Switchover " + outcome;
+        };
     }
 
     private static Response problem(int status, String title, String detail, Object result) {

@@ -301,80 +301,198 @@ public final class ControllerLoop implements AutoCloseable {
     // ---- switchover ---------------------------------------------------------------------------
 
     /**
-     * Planned move of leadership to {@code to} (or, if null, the most advanced follower): step the
-     * leader down, wait for the candidate to flush everything it had, promote, point the others.
+     * Planned move of leadership to {@code to} (or, if null or blank, the most advanced follower):
+     * step the leader down, wait for the candidate to flush everything it had, promote, point the
+     * others. Runs on the loop thread, so it never interleaves with a failover.
      */
     public SwitchoverResult switchover(String to, long waitMs) {
-        Future<SwitchoverResult> f = loop.submit((Callable<SwitchoverResult>) () -> doSwitchover(to));
+        long start = clock.millis();
+        Future<SwitchoverResult> f = loop.submit((Callable<SwitchoverResult>) () -> doSwitchover(to, start));
         try {
             return f.get(waitMs, TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
-            return new SwitchoverResult(500, "pending", null, 0, null, to, "still running after " + waitMs + " ms; see the cluster state");
+            return SwitchoverResult.of(500, "pending", null, 0, null, to, "still running after " + waitMs
+                    + " ms; see the cluster state (GET /v1/admin/state)").with(null, clock.millis() - start);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            return new SwitchoverResult(500, "interrupted", null, 0, null, to, "interrupted");
+            return SwitchoverResult.of(500, "interrupted", null, 0, null, to, "interrupted");
         } catch (ExecutionException e) {
-            return new SwitchoverResult(500, "failed", null, 0, null, to, String.valueOf(e.getCause()));
+            LOG.errorf(e.getCause(), "switchover to %s failed", to);
+            return SwitchoverResult.of(500, "failed", null, 0, null, to, String.valueOf(e.getCause()));
         }
     }
 
-    private SwitchoverResult doSwitchover(String requested) {
+    /** One fresh Status answer, or why there is none. */
+    private record Probe(ReplicaView view, String failure) {}
+
+    /**
+     * Status of every member now (the round's views may be a probe interval old), in parallel, at
+     * the probe deadline. A replica is only taken as down after {@code failure-threshold} failed
+     * probes in a row, a probe interval apart, as the failure detector does: one lost probe (a
+     * loaded machine, a transport hiccup) must not refuse a switchover.
+     */
+    private Map<String, Probe> probeNow(List<Member> of) {
+        Map<String, Probe> out = probeOnce(of);
+        for (int attempt = 1; attempt < settings.failureThreshold(); attempt++) {
+            List<Member> failed = of.stream().filter(m -> out.get(m.id()).view() == null).toList();
+            if (failed.isEmpty()) {
+                break;
+            }
+            try {
+                Thread.sleep(settings.probeInterval().toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+            out.putAll(probeOnce(failed));
+        }
+        return out;
+    }
+
+    private Map<String, Probe> probeOnce(List<Member> of) {
+        Map<String, CompletableFuture<StatusResponse>> calls = new LinkedHashMap<>();
+        for (Member m : of) {
+            calls.put(m.id(), admin.status(m, settings.probeTimeout()));
+        }
+        Map<String, Probe> out = new LinkedHashMap<>();
+        for (Map.Entry<String, CompletableFuture<StatusResponse>> c : calls.entrySet()) {
+            String failure;
+            try {
+                StatusResponse r = c.getValue().get(settings.probeTimeout().toMillis() + 50, TimeUnit.MILLISECONDS);
+                if (!r.hasError() || r.getError().getCode() == ErrorCode.OK) {
+                    out.put(c.getKey(), new Probe(ReplicaView.of(r.getInfo()), null));
+                    continue;
+                }
+                failure = r.getError().getCode() + ": " + r.getError().getMessage();
+            } catch (ExecutionException e) {
+                failure = String.valueOf(e.getCause().getMessage());
+            } catch (TimeoutException e) {
+                failure = "no answer within " + settings.probeTimeout().toMillis() + " ms";
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                failure = "interrupted";
+            }
+            out.put(c.getKey(), new Probe(null, failure));
+        }
+        return out;
+    }
+
+    /** Echo of an operator-supplied id in a message: bounded, printable. */
+    private static String quote(String s) {
+        String cut = s.length() > 64 ? s.substring(0, 64) + "..." : s;
+        return "'" + cut.replaceAll("[^\\x20-\\x7e]", "?") + "'";
+    }
+
+    private SwitchoverResult doSwitchover(String requested, long startMs) {
+        String to = requested == null || requested.isBlank() ? null : requested.trim();
         if (!leadership.isActive()) {
-            return new SwitchoverResult(503, "not_active", null, 0, null, requested,
+            return SwitchoverResult.of(503, "not_active", null, 0, null, to,
                     "controller " + leadership.identity() + " is a standby; ask the active controller");
         }
         if (stored == null || stored.state().leader() == null) {
-            return new SwitchoverResult(409, "refused", null, 0, null, requested, "no leader recorded yet (cluster not bootstrapped)");
+            return SwitchoverResult.of(409, "refused", null, 0, null, to, "no leader recorded yet (cluster not bootstrapped)");
         }
         ClusterState s = stored.state();
         if (s.inProgress() != null) {
-            return new SwitchoverResult(409, "refused", s.inProgress().id(), s.epoch(), s.inProgress().from(), s.inProgress().to(),
-                    "transition " + s.inProgress().id() + " is in progress (step " + s.inProgress().step() + ")");
+            return SwitchoverResult.of(409, "refused", s.inProgress().id(), s.epoch(), s.inProgress().from(), s.inProgress().to(),
+                    "transition " + s.inProgress().id() + " is in progress (step " + s.inProgress().step() + "); retry when it is done");
         }
-        ReplicaView leader = views.get(s.leader());
-        if (leader == null || !leader.isLeaderOf(s.epoch())) {
-            return new SwitchoverResult(409, "refused", null, s.epoch(), s.leader(), requested,
-                    "leader " + s.leader() + " is not leading epoch " + s.epoch() + " right now; failover handles that");
+        List<String> ids = s.members().stream().map(Member::id).toList();
+        if (to != null && s.member(to).isEmpty()) {
+            return SwitchoverResult.of(400, "unknown_replica", null, s.epoch(), s.leader(), null,
+                    "no replica named " + quote(to) + "; the members are " + String.join(", ", ids));
         }
-        String to = requested;
-        if (to == null || to.isBlank()) {
-            to = views.values().stream().filter(v -> v.followsIn(s.epoch(), s.leader()))
-                    .max(dev.tandem.controller.planner.FailoverPlanner.RANKING).map(ReplicaView::id).orElse(null);
-            if (to == null) {
-                return new SwitchoverResult(409, "refused", null, s.epoch(), s.leader(), null, "no follower is following the leader");
+        if (to != null && to.equals(s.leader())) {
+            return SwitchoverResult.of(409, "refused", null, s.epoch(), s.leader(), to, to + " already leads epoch " + s.epoch()
+                    + "; name one of its followers, or leave out 'to' to move leadership to the most advanced one");
+        }
+        Map<String, Probe> now = probeNow(s.members());
+        List<ReplicaView> followers = now.values().stream().map(Probe::view)
+                .filter(v -> v != null && v.followsIn(s.epoch(), s.leader()))
+                .sorted(FailoverPlanner.RANKING.reversed()).toList();
+        String ranked = String.join(" ", followers.stream().map(v -> v.id() + "=" + v.flushed()
+                + (v.streaming() ? "" : "(not streaming)")).toList());
+        SwitchoverResult r = doSwitchover(s, to, now, followers);
+        return r.with(ranked, clock.millis() - startMs);
+    }
+
+    private SwitchoverResult doSwitchover(ClusterState s, String to, Map<String, Probe> now, List<ReplicaView> followers) {
+        Probe leader = now.get(s.leader());
+        if (leader == null || leader.view() == null) {
+            return SwitchoverResult.of(409, "refused", null, s.epoch(), s.leader(), to, "leader " + s.leader() + " does not answer ("
+                    + (leader == null ? "not a member" : leader.failure()) + "); a switchover needs a live leader (failover handles a failed one)");
+        }
+        if (!leader.view().isLeaderOf(s.epoch())) {
+            ReplicaView v = leader.view();
+            return SwitchoverResult.of(409, "refused", null, s.epoch(), s.leader(), to, "leader " + s.leader() + " is not leading epoch "
+                    + s.epoch() + " right now (" + v.role() + " in epoch " + v.epoch() + "); failover handles that");
+        }
+        if (to == null) {
+            ReplicaView best = followers.stream().filter(ReplicaView::streaming).findFirst().orElse(null);
+            if (best == null) {
+                return SwitchoverResult.of(409, "refused", null, s.epoch(), s.leader(), null, "no follower is streaming from "
+                        + s.leader() + " in epoch " + s.epoch() + " right now: " + describe(now));
+            }
+            to = best.id();
+        } else {
+            Probe p = now.get(to);
+            if (p.view() == null) {
+                return SwitchoverResult.of(409, "target_unavailable", null, s.epoch(), s.leader(), to, to + " does not answer ("
+                        + p.failure() + "); nothing was changed, " + s.leader() + " still leads epoch " + s.epoch());
+            }
+            ReplicaView c = p.view();
+            if (!c.followsIn(s.epoch(), s.leader())) {
+                return SwitchoverResult.of(409, "refused", null, s.epoch(), s.leader(), to, to + " is not following " + s.leader()
+                        + " in epoch " + s.epoch() + " (" + c.role() + (c.leaderId().isEmpty() ? "" : " of " + c.leaderId())
+                        + " in epoch " + c.epoch() + "); nothing was changed");
+            }
+            if (!c.streaming()) {
+                return SwitchoverResult.of(409, "refused", null, s.epoch(), s.leader(), to, to + " follows " + s.leader()
+                        + " but is not streaming from it right now (flushed " + c.flushed() + "); retry once it is; nothing was changed");
             }
         }
-        if (to.equals(s.leader())) {
-            return new SwitchoverResult(409, "refused", null, s.epoch(), s.leader(), to, to + " already leads epoch " + s.epoch());
+        long t0 = clock.millis();
+        long epoch = s.epoch();
+        for (ReplicaView v : views.values()) {
+            epoch = Math.max(epoch, v.epoch());
         }
-        ReplicaView candidate = views.get(to);
-        if (candidate == null) {
-            return new SwitchoverResult(409, "refused", null, s.epoch(), s.leader(), to, to + " is not a member");
+        for (Probe p : now.values()) {
+            epoch = Math.max(epoch, p.view() == null ? 0 : p.view().epoch());
         }
-        if (!candidate.followsIn(s.epoch(), s.leader())) {
-            return new SwitchoverResult(409, "refused", null, s.epoch(), s.leader(), to,
-                    to + " is not following " + s.leader() + " in epoch " + s.epoch() + " (reachable=" + candidate.reachable()
-                            + ", role=" + candidate.role() + ", epoch=" + candidate.epoch() + ")");
-        }
-        long now = clock.millis();
-        long epoch = Math.max(s.epoch(), views.values().stream().mapToLong(ReplicaView::epoch).max().orElse(0)) + 1;
-        Transition t = new Transition("switchover-e" + epoch + "-" + Long.toString(now, 36), TransitionKind.SWITCHOVER,
-                "requested", epoch, s.leader(), to, Step.RECORDED, now, now, 0, null);
+        epoch++;
+        Transition t = new Transition("switchover-e" + epoch + "-" + Long.toString(t0, 36), TransitionKind.SWITCHOVER,
+                "requested", epoch, s.leader(), to, Step.RECORDED, t0, t0, 0, null);
         metrics.switchoverStarted("requested");
         try {
             stored = executor.begin(stored, t, members);
             stored = executor.run(stored);
         } catch (CasConflictException e) {
             conflict(e);
-            return new SwitchoverResult(409, "conflict", t.id(), epoch, t.from(), to, "cluster state changed: " + e.getMessage());
+            return SwitchoverResult.of(409, "conflict", t.id(), epoch, t.from(), to, "cluster state changed: " + e.getMessage());
         } catch (StepFailedException e) {
-            return new SwitchoverResult(500, "incomplete", t.id(), epoch, t.from(), to,
+            LOG.warnf("switchover %s stopped half-way, the controller carries on with it: %s", t.id(), e.getMessage());
+            return SwitchoverResult.of(500, "incomplete", t.id(), epoch, t.from(), to,
                     e.getMessage() + "; the controller keeps trying (see the cluster state)");
         }
-        HistoryEntry h = stored.state().history().get(stored.state().history().size() - 1);
-        boolean moved = to.equals(stored.state().leader());
-        return new SwitchoverResult(moved ? 200 : 409, moved ? "done" : "fallback", t.id(), epoch, t.from(), stored.state().leader(),
-                h.outcome());
+        ClusterState done = stored.state();
+        HistoryEntry h = done.history().get(done.history().size() - 1);
+        if (to.equals(done.leader())) {
+            return SwitchoverResult.of(200, "done", t.id(), done.epoch(), t.from(), to, to + " leads epoch " + done.epoch()
+                    + "; " + t.from() + " follows it");
+        }
+        return SwitchoverResult.of(409, "fallback", t.id(), done.epoch(), t.from(), done.leader(), h.reason() + "; "
+                + done.leader() + " leads again, in epoch " + done.epoch() + " (" + h.outcome() + "), no acknowledged write lost");
+    }
+
+    private static String describe(Map<String, Probe> now) {
+        List<String> out = new ArrayList<>();
+        for (Map.Entry<String, Probe> e : now.entrySet()) {
+            ReplicaView v = e.getValue().view();
+            out.add(e.getKey() + "=" + (v == null ? "unreachable (" + e.getValue().failure() + ")"
+                    : v.role() + " epoch " + v.epoch() + (v.leaderId().isEmpty() ? "" : " of " + v.leaderId())
+                      + (v.streaming() ? " streaming" : "")));
+        }
+        return String.join(", ", out);
     }
 
     @Override

@@ -17,6 +17,7 @@ import dev.tandem.controller.state.CasConflictException;
 import dev.tandem.controller.state.ClusterStateStore;
 import dev.tandem.controller.state.StoredState;
 import dev.tandem.proto.ErrorCode;
+import dev.tandem.proto.Role;
 import dev.tandem.proto.StatusResponse;
 import java.time.Clock;
 import java.time.Duration;
@@ -104,23 +105,27 @@ public final class TransitionExecutor {
                               + next.to() + " holds writes " + t.to() + " lacks";
                     return record(stored, next.at(Step.FENCED), what);
                 }
-                Transition next = fence(s, t);
-                if (t.kind() != TransitionKind.SWITCHOVER) {
-                    // Failover fencing is best effort and repeatable: not worth a state write
-                    // (an fsync, or an API-server round trip) on the path to accepting writes.
-                    log(t, "fenced " + (t.from() == null ? "(no previous leader)" : t.from()));
-                    event(t, "Normal", "Fenced", "fenced " + (t.from() == null ? "(no previous leader)" : t.from()));
-                    return advanceFrom(stored, next.at(Step.CAUGHT_UP));
+                if (t.kind() == TransitionKind.SWITCHOVER) {
+                    Transition next = stepDownOldLeader(s, t);
+                    if (next.to().equals(next.from())) {
+                        return recordFallback(stored, next);
+                    }
+                    return record(stored, next.at(Step.FENCED), "stepped down " + t.from() + " (writes stopped) at lsn "
+                            + next.fencedLsn() + "; waiting for " + t.to() + " to flush it");
                 }
-                return record(stored, next.at(Step.FENCED), "fenced " + t.from() + " at lsn " + next.fencedLsn());
+                // Bootstrap: no old leader to fence, nothing to catch up; no state write on the way.
+                log(t, "fenced (no previous leader)");
+                event(t, "Normal", "Fenced", "fenced (no previous leader)");
+                return advanceFrom(stored, t.at(Step.CAUGHT_UP));
             }
             case FENCED -> {
-                if (t.kind() == TransitionKind.SWITCHOVER) {
+                if (t.kind() == TransitionKind.SWITCHOVER && !t.to().equals(t.from())) {
                     Transition next = catchUp(s, t);
-                    return record(stored, next, next.to().equals(t.to())
-                            ? "caught up: " + t.to() + " flushed lsn " + t.fencedLsn()
-                            : "FALLBACK: " + t.to() + " did not catch up to lsn " + t.fencedLsn() + " within "
-                              + settings.switchoverCatchUpTimeout().toMillis() + " ms; re-promoting " + t.from());
+                    if (next.to().equals(next.from())) {
+                        return recordFallback(stored, next);
+                    }
+                    return record(stored, next, "caught up: " + t.to() + " flushed lsn " + t.fencedLsn()
+                            + " (everything " + t.from() + " wrote)");
                 }
                 return advanceFrom(stored, t.at(Step.CAUGHT_UP));
             }
@@ -150,27 +155,6 @@ public final class TransitionExecutor {
     private StoredState advanceFrom(StoredState stored, Transition skipped) throws CasConflictException, StepFailedException {
         ClusterState s = stored.state().progress(skipped);
         return advance(new StoredState(s, stored.version()));
-    }
-
-    private Transition fence(ClusterState s, Transition t) throws StepFailedException {
-        if (t.from() == null || t.from().equals(t.to())) {
-            return t;
-        }
-        Member old = s.member(t.from()).orElse(null);
-        if (old == null) {
-            return t;
-        }
-        if (t.kind() == TransitionKind.SWITCHOVER) {
-            // Zero loss needs the old leader to stop writing before we measure what to catch up to.
-            CommandOutcome r = admin.stepDown(old, 0, t.id(), settings.commandTimeout());
-            if (!r.ok()) {
-                log(t, "old leader " + t.from() + " did not step down (" + r + "); switching over to nobody, re-promoting it");
-                return t.retarget(t.from(), Step.RECORDED).withFencedLsn(0);
-            }
-            return t.withFencedLsn(r.last().lsn());
-        }
-        // A failover is fenced by cutOff (Follow in the new epoch, to the old leader too).
-        return t;
     }
 
     /** A replica's answer in the cut-off: its view after it was told to follow the new epoch, or why not. */
@@ -308,27 +292,79 @@ public final class TransitionExecutor {
         }
     }
 
-    private Transition catchUp(ClusterState s, Transition t) throws StepFailedException {
-        if (t.to().equals(t.from())) {
-            return t.at(Step.CAUGHT_UP); // fallback target: it has everything it wrote
+    /**
+     * Switchover, step 1: the old leader stops admitting writes (it keeps shipping its log), and
+     * answers with its last position: the catch-up target. Zero loss needs writes stopped before
+     * that position is taken. If it does not step down, nothing was promoted: fall back (it
+     * leads again in a new epoch, see {@link #fallBack}); if it cannot be reached at all the
+     * step fails, is retried next round, and the planner aborts the switchover once the old
+     * leader has failed enough probes (a failover takes over from there).
+     */
+    private Transition stepDownOldLeader(ClusterState s, Transition t) throws StepFailedException {
+        Member old = member(s, t.from());
+        CommandOutcome r = admin.stepDown(old, 0, t.id(), settings.commandTimeout());
+        if (r.ok()) {
+            return t.withFencedLsn(r.last().lsn());
         }
+        // It may have stepped down even so (an answer lost to the deadline): writes may be stopped,
+        // and only a promotion in a new epoch lets a replica lead again.
+        return fallBack(s, t, t.from() + " did not step down (" + r + ")");
+    }
+
+    /**
+     * Switchover, step 2: wait (poll every {@value #CATCH_UP_POLL_MS} ms, at most
+     * {@code switchover-catch-up-timeout-ms}) until the candidate, still following the old leader,
+     * has flushed everything the old leader had when it stepped down; else fall back.
+     */
+    private Transition catchUp(ClusterState s, Transition t) throws StepFailedException {
         Member candidate = member(s, t.to());
-        long deadline = clock.millis() + settings.switchoverCatchUpTimeout().toMillis();
-        long flushed = -1;
-        while (clock.millis() < deadline) {
-            try {
-                StatusResponse r = admin.status(candidate, settings.probeTimeout()).get();
-                flushed = r.getInfo().getFlushedLsn();
-                if (flushed >= t.fencedLsn()) {
+        long timeoutMs = settings.switchoverCatchUpTimeout().toMillis();
+        long deadline = clock.millis() + timeoutMs;
+        String last = "no answer";
+        while (true) {
+            ReplicaView v = statusOf(candidate);
+            if (v != null) {
+                last = "flushed lsn " + v.flushed().lsn() + ", " + v.role() + " of " + v.leaderId() + " in epoch " + v.epoch();
+                if (v.role() == Role.ROLE_FOLLOWER && t.from().equals(v.leaderId()) && v.epoch() < t.epoch()
+                        && v.flushed().lsn() >= t.fencedLsn()) {
                     return t.at(Step.CAUGHT_UP);
                 }
-            } catch (Exception e) {
-                // keep polling until the deadline: a probe can fail once without the candidate being gone
+            }
+            if (clock.millis() >= deadline) {
+                break;
             }
             sleep(CATCH_UP_POLL_MS);
         }
-        log(t, t.to() + " flushed " + flushed + " < " + t.fencedLsn() + " at the deadline");
-        return t.retarget(t.from(), Step.CAUGHT_UP);
+        return fallBack(s, t, t.to() + " did not catch up to lsn " + t.fencedLsn() + " within " + timeoutMs + " ms (" + last + ")");
+    }
+
+    /**
+     * Switchover fallback: the old leader leads again, nothing lost (it has every write it
+     * acknowledged). A stepped-down leader cannot simply resume, and the replica contract lets a
+     * replica lead only through a promotion to an epoch it has never seen, which a leader cannot
+     * take: so it is told to follow the recorded epoch (deposing it: writes still pending on it
+     * complete NOT_CONFIRMED, durable on it, never lost) and is then promoted in the next epoch,
+     * recorded before anyone hears of it. Repeating this (a successor controller) is harmless:
+     * Follow of the same epoch is idempotent.
+     */
+    private Transition fallBack(ClusterState s, Transition t, String why) throws StepFailedException {
+        Member old = member(s, t.from());
+        CommandOutcome r = admin.follow(old, t.epoch(), member(s, t.to()), s.members(), t.id(), settings.commandTimeout());
+        if (!r.ok()) {
+            throw new StepFailedException("switchover " + t.id() + ": " + why + "; falling back to " + t.from()
+                    + " needs it to leave its epoch, and Follow(epoch " + t.epoch() + ") failed: " + r);
+        }
+        log(t, "FALLBACK: " + why + "; " + t.from() + " left its epoch (follows epoch " + t.epoch() + "), re-promoting it in epoch "
+                + (t.epoch() + 1));
+        return t.retargetInEpoch(t.from(), t.epoch() + 1, Step.CAUGHT_UP).withReason(t.reason() + "; fell back: " + why);
+    }
+
+    private StoredState recordFallback(StoredState stored, Transition next) throws CasConflictException {
+        StoredState out = store.compareAndSet(stored.version(), stored.state().progress(next));
+        String what = "FALLBACK to " + next.from() + " in epoch " + next.epoch() + " (" + next.reason() + ")";
+        log(next, what);
+        event(next, "Warning", "FellBack", what);
+        return out;
     }
 
     private CommandOutcome promote(ClusterState s, Transition t) throws StepFailedException {
@@ -368,7 +404,8 @@ public final class TransitionExecutor {
 
     private StoredState finish(StoredState stored, Transition t) throws CasConflictException {
         long now = clock.millis();
-        String outcome = t.kind() == TransitionKind.SWITCHOVER && t.to().equals(t.from()) ? "fallback: leader unchanged" : "done";
+        String outcome = t.kind() == TransitionKind.SWITCHOVER && t.to().equals(t.from())
+                ? "fallback: leader unchanged, re-promoted in epoch " + t.epoch() : "done";
         StoredState next = store.compareAndSet(stored.version(),
                 stored.state().finish(HistoryEntry.of(t, now, outcome), settings.historyMaxEntries()));
         Duration took = Duration.ofMillis(Math.max(0, now - t.detectedAtMs()));

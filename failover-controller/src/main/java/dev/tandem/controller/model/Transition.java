@@ -26,8 +26,10 @@ public record Transition(String id, TransitionKind kind, String reason, long epo
     }
 
     /**
-     * Failover retarget after the cut-off: every reachable replica already knows {@link #epoch}
-     * (they were told to follow it), so the new target is promoted in a fresh, higher epoch.
+     * Retarget in a fresh, higher epoch. Failover, after the cut-off: every reachable replica
+     * already knows {@link #epoch} (they were told to follow it). Switchover fallback: the old
+     * leader, still leading its old epoch, was told to follow {@link #epoch} (a replica leads
+     * again only through a promotion to an epoch it has never seen), and is promoted in the next.
      */
     public Transition retargetInEpoch(String newTo, long newEpoch, Step newStep) {
         if (newEpoch <= epoch) {
@@ -36,8 +38,8 @@ public record Transition(String id, TransitionKind kind, String reason, long epo
         return new Transition(id, kind, reason, newEpoch, from, newTo, newStep, startedAtMs, detectedAtMs, fencedLsn, mayLose);
     }
 
-    /** Switchover fallback: promote someone else (the old leader) in the same, already burned epoch. */
-    public Transition retarget(String newTo, Step newStep) {
-        return new Transition(id, kind, reason, epoch, from, newTo, newStep, startedAtMs, detectedAtMs, fencedLsn, mayLose);
+    /** The same transition with {@code reason} extended (a switchover that fell back says why). */
+    public Transition withReason(String newReason) {
+        return new Transition(id, kind, newReason, epoch, from, to, step, startedAtMs, detectedAtMs, fencedLsn, mayLose);
     }
 }

@@ -97,6 +97,21 @@ public final class FailoverPlanner {
         if (!target.reachable() && target.consecutiveFailures() >= policy.failureThreshold()) {
             return new Decision.Abort(t, "target " + t.to() + " failed " + target.consecutiveFailures() + " probes in a row");
         }
+        if (t.kind() == TransitionKind.SWITCHOVER && !t.to().equals(t.from()) && t.from() != null
+                && !t.step().atLeast(Step.CAUGHT_UP)) {
+            // A switchover that cannot step its old leader down (or fall back to it) because that
+            // leader is gone must not hold the cluster: give it up, and the next round sees the
+            // recorded leader (the target, not leading) failed and starts a failover, which is
+            // safe without the old leader (cut-off, quorum rule).
+            ReplicaView old = in.views().get(t.from());
+            if (old == null || in.signals().get(t.from()) == PlatformSignal.DELETED) {
+                return new Decision.Abort(t, "old leader " + t.from() + " is gone before the switchover promoted anyone");
+            }
+            if (!old.reachable() && old.consecutiveFailures() >= policy.failureThreshold()) {
+                return new Decision.Abort(t, "old leader " + t.from() + " failed " + old.consecutiveFailures()
+                        + " probes in a row before the switchover promoted anyone");
+            }
+        }
         return new Decision.Resume(t);
     }
 

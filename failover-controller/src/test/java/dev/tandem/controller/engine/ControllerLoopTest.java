@@ -243,7 +243,9 @@ class ControllerLoopTest {
         SwitchoverResult r = c.switchover("r2", 10_000);
         assertEquals(409, r.status(), r.toString());
         assertEquals("fallback", r.outcome());
-        assertSettled("r1", 2);
+        // Epoch 2 was recorded for r2; r1 is deposed in it and re-promoted in 3 (a real replica
+        // never takes a promotion while leading, nor to an epoch it has seen).
+        assertSettled("r1", 3);
     }
 
     @Test
