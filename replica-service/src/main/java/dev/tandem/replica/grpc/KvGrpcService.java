@@ -59,6 +59,12 @@ public class KvGrpcService extends KvServiceGrpc.KvServiceImplBase {
             reply(out, WriteResponse.newBuilder().setError(invalid.get().toProto()).setServedBy(s.id()).build());
             return;
         }
+        long confirmMs = request.getConfirmTimeoutMs() > 0 ? request.getConfirmTimeoutMs() : s.confirmTimeoutMs();
+        long budgetMs = CallerDeadlineInterceptor.budgetMs();
+        if (budgetMs < confirmMs) {
+            // Answer NOT_CONFIRMED (with the position) while the caller still listens.
+            request = request.toBuilder().setConfirmTimeoutMs((int) Math.max(1, budgetMs)).build();
+        }
         boolean queued = node.offer(new ReplicaNode.ClientWrite(request, System.nanoTime(), resp -> reply(out, resp)));
         if (!queued) {
             reply(out, WriteResponse.newBuilder().setError(Protos.error(ErrorCode.UNAVAILABLE,
@@ -171,7 +177,7 @@ public class KvGrpcService extends KvServiceGrpc.KvServiceImplBase {
             serve.accept(coverageError(c, want, node));
             return;
         }
-        long waitMs = Math.min(r.getWaitMs(), node.settings().maxReadWaitMs());
+        long waitMs = Math.min(Math.min(r.getWaitMs(), node.settings().maxReadWaitMs()), CallerDeadlineInterceptor.budgetMs());
         node.appliedWatch().await(want, node.nowMs() + waitMs)
                 .whenComplete((cov, ex) -> serve.accept(ex != null
                         ? Protos.error(ErrorCode.INTERNAL, String.valueOf(ex.getMessage())) : coverageError(cov, want, node)));
