@@ -129,6 +129,7 @@ class RouterWithoutLeaderTest {
                 .body(containsString("tandem_router_leader_fallbacks_total{reason=\"no_follower\"}"))
                 .body(containsString("tandem_router_request_seconds_bucket{"))
                 .body(containsString("tandem_router_added_latency_seconds"))
+                .body(containsString("tandem_router_write_handovers_total 0.0"))
                 .body(containsString("tandem_router_known_leader_epoch 0.0"));
     }
 

@@ -26,6 +26,7 @@ public class RouterMetrics {
     private final Map<String, Counter> requests = new ConcurrentHashMap<>();
     private final Map<String, Timer> requestTimers = new ConcurrentHashMap<>();
     private final Timer addedLatency;
+    private final Counter writeHandovers;
 
     public RouterMetrics(MeterRegistry registry, TopologyService topology) {
         this.registry = registry;
@@ -37,6 +38,10 @@ public class RouterMetrics {
         this.addedLatency = Timer.builder("tandem.router.added.latency")
                 .description("Router time per request minus the time spent in replica calls")
                 .publishPercentileHistogram().register(registry);
+        this.writeHandovers = Counter.builder("tandem.router.write.handovers")
+                .description("Writes in flight to a leader that the router abandoned and re-sent, with the same request id, "
+                        + "to the leader of a higher epoch")
+                .register(registry);
         Gauge.builder("tandem.router.known.leader.epoch", topology,
                         t -> t.current().leader().map(ReplicaView::epoch).orElse(0L))
                 .description("Epoch of the leader the router currently sends writes to (0 = none known)")
@@ -45,6 +50,11 @@ public class RouterMetrics {
 
     public void leaderFallback(ReadPlan.FallbackReason reason) {
         fallbacks.get(reason).increment();
+    }
+
+    /** A write re-sent from the leader it was in flight to to a newer leader (see KvRouter#write). */
+    public void writeHandover() {
+        writeHandovers.increment();
     }
 
     /**

@@ -24,19 +24,25 @@ import jakarta.enterprise.context.ApplicationScoped;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BiFunction;
 import java.util.function.Function;
+import java.util.function.Supplier;
+import org.jboss.logging.Logger;
 
 /**
  * Sends each request to the replica its kind and consistency call for, and handles the expected
  * answers: a follower not caught up (the leader serves), a leader that moved (follow the hint
- * once), no leader (503). Everything is asynchronous; no thread waits on a replica.
+ * once), a leader replaced while a write is in flight to it (hand the write over once), no leader
+ * (503). Everything is asynchronous; no thread waits on a replica.
  */
 @ApplicationScoped
 public class KvRouter {
 
     public static final String ROLE_LEADER = "leader";
     public static final String ROLE_FOLLOWER = "follower";
+    private static final Logger LOG = Logger.getLogger(KvRouter.class);
 
     private final TopologyService topology;
     private final RouterSettings settings;
@@ -68,62 +74,200 @@ public class KvRouter {
      * last poll). The request id makes that one retry safe: a replica that already holds the entry
      * answers with the original outcome, and an entry that died with the old leader was never
      * acknowledged.
+     *
+     * <p>A leader that stops answering without refusing (cut off by a partition, hung) is handed
+     * over: while the write is in flight to leader L of epoch e, the first poll that finds another
+     * replica leading an epoch above e makes the router cancel the call to L and send the same
+     * WriteRequest, with the same request id, to the new leader; at most once per write, and the
+     * whole write, every attempt included, stays within {@code write-timeout-ms}. Without it the
+     * write waited out the full deadline although the new leader took writes within two seconds.
+     *
+     * <p>Why that cannot apply the write twice. The router always sends a request id (the
+     * client's Idempotency-Key or one it makes up), and a replica records the id of every entry it
+     * appends or receives, so a new leader's idempotency window covers its whole recent log. Either:
+     * <ul>
+     * <li>the new leader holds the entry (L shipped it before the cut): it finds the id and answers
+     * {@code replayed=true} with the entry's original position, waiting for the write concern on
+     * that position as for any retry; or</li>
+     * <li>it does not: then the entry exists only on L and on followers that have not yet followed
+     * the new leader. L is fenced (the followers of epoch above e refuse its appends), and a replica
+     * that follows the new leader truncates every entry of e the new leader lacks on rejoin. So a
+     * history containing the new leader's copy can never also contain L's (logs that agree on a
+     * position agree on everything before it), the old copy is never committed in the new history,
+     * and applying the write anew is its only surviving copy. The old copy was never acknowledged:
+     * its answer, if it ever comes, goes to a call the router has cancelled.</li>
+     * </ul>
      */
     public CompletableFuture<Served<WriteResponse>> write(WriteRequest request, Function<Error, ErrorCode> remap) {
-        long[] replicaNanos = {0};
-        return leaderEndpoint().thenCompose(first -> attemptWrite(first, request, replicaNanos, true)).thenApply(resp -> {
+        WriteCall w = new WriteCall(request, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(settings.writeTimeoutMs()));
+        return leaderTarget().thenCompose(first -> attemptWrite(first, w, true)).thenApply(resp -> {
             Error e = resp.getError();
             if (e.getCode() != ErrorCode.OK) {
                 throw RouterException.fromReplica(e, resp.getServedBy(), remap.apply(e));
             }
-            return new Served<>(resp, resp.getServedBy(), ROLE_LEADER, LogPosition.of(resp.getPosition()), replicaNanos[0]);
+            return new Served<>(resp, resp.getServedBy(), ROLE_LEADER, LogPosition.of(resp.getPosition()), w.replicaNanos);
         });
     }
 
-    private CompletableFuture<WriteResponse> attemptWrite(ReplicaEndpoint ep, WriteRequest request, long[] replicaNanos, boolean mayRetry) {
+    /** A leader to send a write to, and the epoch it leads as far as the router knows (a lower bound). */
+    record WriteTarget(ReplicaEndpoint endpoint, long epoch) {
+        String id() {
+            return endpoint.id();
+        }
+    }
+
+    /**
+     * One write across its attempts. The attempts run one after another (each starts from the
+     * previous one's completion), so the fields are never written concurrently.
+     */
+    private static final class WriteCall {
+        final WriteRequest request;
+        final long deadlineNanos;
+        volatile long replicaNanos;
+        /** The one hand-over to a newer leader has been used. */
+        volatile boolean handedOver;
+
+        WriteCall(WriteRequest request, long deadlineNanos) {
+            this.request = request;
+            this.deadlineNanos = deadlineNanos;
+        }
+
+        long remainingMs() {
+            return TimeUnit.NANOSECONDS.toMillis(deadlineNanos - System.nanoTime());
+        }
+    }
+
+    private CompletableFuture<WriteResponse> attemptWrite(WriteTarget target, WriteCall w, boolean mayFollowHint) {
+        long remainingMs = w.remainingMs();
+        if (remainingMs <= 0) {
+            return CompletableFuture.failedFuture(unavailable(target, "did not answer within " + settings.writeTimeoutMs() + " ms"));
+        }
         long start = System.nanoTime();
-        return ep.write(request, settings.writeTimeoutMs()).handle((resp, err) -> {
-            replicaNanos[0] += System.nanoTime() - start;
-            if (err != null) {
-                Status.Code code = grpcCode(err);
-                if (mayRetry && code == Status.Code.UNAVAILABLE) {
-                    return anotherLeader(ep, null).thenCompose(next -> attemptWrite(next, request, replicaNanos, false));
-                }
-                String why = code == Status.Code.DEADLINE_EXCEEDED
-                        ? "the leader " + ep.id() + " did not answer within " + settings.writeTimeoutMs() + " ms"
-                        : "the leader " + ep.id() + " could not be reached (" + TopologyService.describe(err) + ")";
-                throw new RouterException(ErrorCode.UNAVAILABLE, why + "; the write may or may not have been applied: "
-                        + "retry with the same Idempotency-Key to apply it exactly once");
+        CompletableFuture<WriteResponse> sent = target.endpoint().write(w.request, remainingMs);
+        if (w.handedOver || w.request.getRequestId().isEmpty()) {
+            // No second hand-over; and none at all without a request id (never the case: the API
+            // always sets one), since only the id makes re-sending safe.
+            return sent.handle((resp, err) -> answered(target, w, start, resp, err, mayFollowHint)).thenCompose(Function.identity());
+        }
+        CompletableFuture<WriteTarget> newer = newerLeader(target);
+        AtomicBoolean decided = new AtomicBoolean();
+        CompletableFuture<CompletableFuture<WriteResponse>> next = new CompletableFuture<>();
+        sent.whenComplete((resp, err) -> {
+            if (decided.compareAndSet(false, true)) {
+                newer.cancel(false); // stop watching: nothing stays registered once the write is answered
+                next.complete(answered(target, w, start, resp, err, mayFollowHint));
             }
-            if (mayRetry && resp.getError().getCode() == ErrorCode.NOT_LEADER) {
-                return anotherLeader(ep, resp.getError()).thenCompose(next -> attemptWrite(next, request, replicaNanos, false));
+        });
+        newer.thenAccept(to -> {
+            if (decided.compareAndSet(false, true)) {
+                w.replicaNanos += System.nanoTime() - start;
+                w.handedOver = true;
+                sent.cancel(false); // cancels the gRPC call to the replaced leader
+                metrics.writeHandover();
+                LOG.infof("write %s in flight to %s (epoch %d) for %d ms: handed over to the new leader %s (epoch %d)",
+                        w.request.getRequestId(), target.id(), target.epoch(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start),
+                        to.id(), to.epoch());
+                next.complete(guarded(() -> attemptWrite(to, w, mayFollowHint)));
             }
-            return CompletableFuture.completedFuture(resp);
-        }).thenCompose(Function.identity());
+        });
+        return next.thenCompose(Function.identity());
+    }
+
+    /** What to do with a replica's answer (or failure) to one write attempt. Never throws. */
+    private CompletableFuture<WriteResponse> answered(WriteTarget target, WriteCall w, long start, WriteResponse resp, Throwable err,
+                                                     boolean mayFollowHint) {
+        w.replicaNanos += System.nanoTime() - start;
+        if (err != null) {
+            Status.Code code = grpcCode(err);
+            if (mayFollowHint && code == Status.Code.UNAVAILABLE) {
+                return anotherLeader(target, null).thenCompose(next -> attemptWrite(next, w, false));
+            }
+            return CompletableFuture.failedFuture(unavailable(target, code == Status.Code.DEADLINE_EXCEEDED
+                    ? "did not answer within " + settings.writeTimeoutMs() + " ms"
+                    : "could not be reached (" + TopologyService.describe(err) + ")"));
+        }
+        if (mayFollowHint && resp.getError().getCode() == ErrorCode.NOT_LEADER) {
+            return anotherLeader(target, resp.getError()).thenCompose(next -> attemptWrite(next, w, false));
+        }
+        return CompletableFuture.completedFuture(resp);
+    }
+
+    private static RouterException unavailable(WriteTarget target, String what) {
+        return new RouterException(ErrorCode.UNAVAILABLE, "the leader " + target.id() + " " + what
+                + "; the write may or may not have been applied: retry with the same Idempotency-Key to apply it exactly once");
+    }
+
+    /**
+     * Completes with the leader that replaces {@code from}: another replica that the topology finds
+     * leading an epoch above {@code from}'s. Never completes otherwise; cancel it when the write is
+     * answered. If {@code from} itself turns up leading a newer epoch, its answer is still the one
+     * to wait for, so the watch goes on above that epoch.
+     */
+    private CompletableFuture<WriteTarget> newerLeader(WriteTarget from) {
+        CompletableFuture<WriteTarget> result = new CompletableFuture<>();
+        watchLeader(from.id(), from.epoch(), result);
+        return result;
+    }
+
+    private void watchLeader(String fromId, long above, CompletableFuture<WriteTarget> result) {
+        CompletableFuture<Topology> rise = topology.leaderAbove(above);
+        result.whenComplete((r, e) -> rise.cancel(false));
+        rise.thenAccept(t -> {
+            Optional<ReplicaView> to = handOverTarget(t, fromId, above);
+            Optional<ReplicaEndpoint> ep = to.flatMap(v -> topology.endpoint(v.id()));
+            if (ep.isPresent()) {
+                result.complete(new WriteTarget(ep.get(), to.get().epoch()));
+            } else if (!result.isDone()) {
+                // t's leader is above `above` (that is what completed rise), so this terminates.
+                watchLeader(fromId, t.leader().map(ReplicaView::epoch).orElse(above + 1), result);
+            }
+        });
+    }
+
+    /**
+     * The leader a write in flight to {@code sentTo} (leading {@code sentEpoch}) should move to:
+     * {@code t}'s write leader if it is another replica in a higher epoch. A pure function of the
+     * topology, tested without processes.
+     */
+    static Optional<ReplicaView> handOverTarget(Topology t, String sentTo, long sentEpoch) {
+        return t.leader().filter(l -> l.epoch() > sentEpoch && !l.id().equals(sentTo));
+    }
+
+    private static <T> CompletableFuture<T> guarded(Supplier<CompletableFuture<T>> attempt) {
+        try {
+            return attempt.get();
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
     }
 
     /** The leader to retry on after {@code failed}: the one its NOT_LEADER answer names, else a fresh poll's. */
-    private CompletableFuture<ReplicaEndpoint> anotherLeader(ReplicaEndpoint failed, Error notLeader) {
+    private CompletableFuture<WriteTarget> anotherLeader(WriteTarget failed, Error notLeader) {
         Optional<ReplicaEndpoint> hinted = notLeader == null ? Optional.empty()
                 : topology.endpointForHint(notLeader.getLeaderId(), notLeader.getLeaderAddress()).filter(h -> !h.id().equals(failed.id()));
         if (hinted.isPresent()) {
-            return CompletableFuture.completedFuture(hinted.get());
+            // The hinted leader leads at least the epoch of the one that named it; its own Info may be older.
+            long epoch = Math.max(failed.epoch(), topology.current().byId(hinted.get().id()).map(ReplicaView::epoch).orElse(0L));
+            return CompletableFuture.completedFuture(new WriteTarget(hinted.get(), epoch));
         }
-        return topology.refreshNow().thenApply(t -> t.leader().flatMap(l -> topology.endpoint(l.id()))
+        return topology.refreshNow().thenApply(t -> target(t)
                 .filter(l -> !l.id().equals(failed.id()))
                 .orElseThrow(() -> new RouterException(ErrorCode.NO_LEADER, "replica " + failed.id()
                         + (notLeader == null ? " could not be reached" : " no longer takes writes") + " and no other replica accepts them yet; "
                         + noLeaderDetail(t) + (notLeader == null ? "; the write may or may not have been applied: retry with the same Idempotency-Key" : ""))));
     }
 
-    private CompletableFuture<ReplicaEndpoint> leaderEndpoint() {
-        Optional<ReplicaEndpoint> known = topology.current().leader().flatMap(l -> topology.endpoint(l.id()));
+    private Optional<WriteTarget> target(Topology t) {
+        return t.leader().flatMap(l -> topology.endpoint(l.id()).map(ep -> new WriteTarget(ep, l.epoch())));
+    }
+
+    private CompletableFuture<WriteTarget> leaderTarget() {
+        Optional<WriteTarget> known = target(topology.current());
         if (known.isPresent()) {
             return CompletableFuture.completedFuture(known.get());
         }
         // The picture may be one refresh old (a failover just happened): look again before saying 503.
-        return topology.refreshNow().thenApply(t -> t.leader().flatMap(l -> topology.endpoint(l.id()))
-                .orElseThrow(() -> new RouterException(ErrorCode.NO_LEADER, noLeaderDetail(t))));
+        return topology.refreshNow().thenApply(t -> target(t).orElseThrow(() -> new RouterException(ErrorCode.NO_LEADER, noLeaderDetail(t))));
     }
 
     private CompletableFuture<ReplicaEndpoint> readLeaderEndpoint() {

@@ -14,6 +14,8 @@ import io.grpc.ManagedChannel;
 import io.grpc.netty.NettyChannelBuilder;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -70,6 +72,10 @@ public final class ReplicaEndpoint implements AutoCloseable {
         return call(deadlineMs, (s, o) -> s.scan(request, o));
     }
 
+    /**
+     * Sends a write. Cancelling the returned future cancels the gRPC call (the router abandons a
+     * write to a leader that a newer leader has replaced; see {@code KvRouter}).
+     */
     public CompletableFuture<WriteResponse> write(WriteRequest request, long deadlineMs) {
         return call(deadlineMs, (s, o) -> s.write(request, o));
     }
@@ -82,7 +88,18 @@ public final class ReplicaEndpoint implements AutoCloseable {
         if (channel.getState(false) == ConnectivityState.TRANSIENT_FAILURE) {
             channel.resetConnectBackoff();
         }
-        invoke.accept(stub.withDeadlineAfter(deadlineMs, TimeUnit.MILLISECONDS), new StreamObserver<>() {
+        invoke.accept(stub.withDeadlineAfter(deadlineMs, TimeUnit.MILLISECONDS), new ClientResponseObserver<Object, T>() {
+            @Override
+            public void beforeStart(ClientCallStreamObserver<Object> call) {
+                // A caller that cancels the future gives up on the answer: free the call (and tell
+                // the replica, if it ever reads the cancellation) instead of waiting for its deadline.
+                result.whenComplete((v, e) -> {
+                    if (result.isCancelled()) {
+                        call.cancel("abandoned by the router", null);
+                    }
+                });
+            }
+
             @Override
             public void onNext(T value) {
                 result.complete(value);

@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
@@ -44,6 +45,18 @@ public class TopologyService {
     });
     private volatile Topology current = new Topology(List.of());
     private volatile String lastLeaderLine = "";
+    /** Callers waiting for a leader in a higher epoch (writes in flight); see {@link #leaderAbove}. */
+    private final Set<LeaderWatch> leaderWatches = ConcurrentHashMap.newKeySet();
+
+    /** One {@link #leaderAbove} caller: identity equality, so equal epochs are distinct watches. */
+    private static final class LeaderWatch {
+        final long epoch;
+        final CompletableFuture<Topology> future = new CompletableFuture<>();
+
+        LeaderWatch(long epoch) {
+            this.epoch = epoch;
+        }
+    }
 
     /** Per-replica polling state; written only under {@code this} lock of the Tracked. */
     private static final class Tracked {
@@ -118,6 +131,37 @@ public class TopologyService {
         }
     }
 
+    /**
+     * Completes with the topology as soon as its write leader ({@link Topology#leader()}) is in an
+     * epoch above {@code epoch}: at once if it already is, else from the poll that finds it. It
+     * never completes otherwise; a caller that stops caring cancels it, which also forgets it.
+     *
+     * <p>Cheap enough for every write: registering and cancelling are two operations on a
+     * concurrent set, and the set is only walked when a poll finds the leader's epoch rising,
+     * which happens once per failover.
+     */
+    public CompletableFuture<Topology> leaderAbove(long epoch) {
+        LeaderWatch w = new LeaderWatch(epoch);
+        leaderWatches.add(w);
+        w.future.whenComplete((t, e) -> leaderWatches.remove(w));
+        // Added before reading current, and rebuild() publishes current before walking the set:
+        // a rise that happens meanwhile is seen by one side or the other.
+        Topology now = current;
+        if (leaderEpoch(now) > epoch) {
+            w.future.complete(now);
+        }
+        return w.future;
+    }
+
+    /** How many callers wait in {@link #leaderAbove} now: about as many as writes in flight, never more. */
+    public int leaderWatchCount() {
+        return leaderWatches.size();
+    }
+
+    private static long leaderEpoch(Topology t) {
+        return t.leader().map(ReplicaView::epoch).orElse(0L);
+    }
+
     /** Polls every replica now; completes when all answered or failed (at most one read timeout). */
     public CompletableFuture<Topology> refreshNow() {
         List<CompletableFuture<?>> polls = new ArrayList<>();
@@ -185,18 +229,36 @@ public class TopologyService {
         }
     }
 
-    private synchronized void rebuild() {
-        List<ReplicaView> views = new ArrayList<>();
-        for (Tracked t : tracked.values()) {
-            views.add(new ReplicaView(t.endpoint.id(), t.endpoint.address(), t.info, t.history, t.healthy, t.lastSeenNanos, t.lastError));
+    private void rebuild() {
+        Topology next;
+        List<LeaderWatch> fire = List.of();
+        synchronized (this) {
+            List<ReplicaView> views = new ArrayList<>();
+            for (Tracked t : tracked.values()) {
+                views.add(new ReplicaView(t.endpoint.id(), t.endpoint.address(), t.info, t.history, t.healthy, t.lastSeenNanos, t.lastError));
+            }
+            views.sort((a, b) -> a.id().compareTo(b.id()));
+            next = new Topology(views);
+            long before = leaderEpoch(current);
+            current = next;
+            String line = next.leader().map(l -> l.id() + " epoch " + l.epoch()).orElse("none");
+            if (!line.equals(lastLeaderLine)) {
+                lastLeaderLine = line;
+                LOG.infof("leader is now %s (highest epoch seen %d)", line, next.highestEpoch());
+            }
+            long after = leaderEpoch(next);
+            if (after > before && !leaderWatches.isEmpty()) {
+                fire = new ArrayList<>();
+                for (LeaderWatch w : leaderWatches) {
+                    if (w.epoch < after) {
+                        fire.add(w);
+                    }
+                }
+            }
         }
-        views.sort((a, b) -> a.id().compareTo(b.id()));
-        Topology next = new Topology(views);
-        current = next;
-        String line = next.leader().map(l -> l.id() + " epoch " + l.epoch()).orElse("none");
-        if (!line.equals(lastLeaderLine)) {
-            lastLeaderLine = line;
-            LOG.infof("leader is now %s (highest epoch seen %d)", line, next.highestEpoch());
+        // Outside the lock: completing runs the waiters' reactions (a write's hand-over) here.
+        for (LeaderWatch w : fire) {
+            w.future.complete(next);
         }
     }
 

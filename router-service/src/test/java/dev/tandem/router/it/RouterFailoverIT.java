@@ -175,8 +175,11 @@ class RouterFailoverIT {
     @Test
     @Order(3)
     void aWriteToADeposedLeaderFollowsItsNotLeaderHintOnce() {
-        // A router that polls once a minute keeps believing in the leader it saw at start.
-        ServiceProcess slow = cluster.startRouter("slow-router", Map.of("tandem.router.topology-refresh-ms", "60000"));
+        // A router that polls once a minute keeps believing in the leader it saw at start. Its
+        // first poll also opens the channels and loads gRPC in a fresh JVM: with the default 500 ms
+        // Info deadline a loaded machine can fail it, and the next poll is a minute away.
+        ServiceProcess slow = cluster.startRouter("slow-router", Map.of("tandem.router.topology-refresh-ms", "60000",
+                "tandem.router.read-timeout-ms", "5000"));
         TandemCluster.awaitCondition(Duration.ofSeconds(20), "slow router sees leader " + survivor, () ->
                 survivor.equals(new Client().on(slow).get("/v1/cluster").jsonPath().getString("leader")));
 

@@ -5,6 +5,8 @@ import dev.tandem.proto.AdminServiceGrpc;
 import dev.tandem.proto.ErrorCode;
 import dev.tandem.proto.FollowRequest;
 import dev.tandem.proto.FollowResponse;
+import dev.tandem.proto.GetRequest;
+import dev.tandem.proto.GetResponse;
 import dev.tandem.proto.InfoRequest;
 import dev.tandem.proto.KvServiceGrpc;
 import dev.tandem.proto.Member;
@@ -159,6 +161,11 @@ public final class TandemCluster implements AutoCloseable {
 
     public ReplicaInfo info(String id) {
         return KvServiceGrpc.newBlockingStub(channel(id)).withDeadlineAfter(2, TimeUnit.SECONDS).info(InfoRequest.getDefaultInstance());
+    }
+
+    /** {@code key} as replica {@code id} holds it locally (no read requirement: any role answers). */
+    public GetResponse get(String id, String key) {
+        return KvServiceGrpc.newBlockingStub(channel(id)).withDeadlineAfter(2, TimeUnit.SECONDS).get(GetRequest.newBuilder().setKey(key).build());
     }
 
     void promote(String id, long epoch) {
