@@ -178,6 +178,11 @@ final class ReplicaModels implements ReplicaAdmin {
         if (epoch == m.epoch && m.role == Role.ROLE_LEADER) {
             return new CommandOutcome(ErrorCode.OK, "", m.last);
         }
+        if (m.role == Role.ROLE_LEADER) {
+            // As the real replica (ReplicaCore.promote): a leader must be told to follow first.
+            log.add("promote " + m.id + " " + epoch + " " + failoverId + " REFUSED (leader)");
+            return new CommandOutcome(ErrorCode.INVALID_ARGUMENT, "a leader must be told to follow first", m.last);
+        }
         if (epoch <= m.epoch) {
             return new CommandOutcome(ErrorCode.FENCED, "epoch " + epoch + " <= " + m.epoch, m.last);
         }

@@ -41,46 +41,6 @@ class SwitchoverTest {
     LocalReplicaPlatform platform;
     ControllerLoop loop;
 
-    /** {@link ReplicaModels} with the real replica's rule for Promote of a leader. */
-    static final class RealPromotionRule implements ReplicaAdmin {
-        final ReplicaModels models;
-
-        RealPromotionRule(ReplicaModels models) {
-            this.models = models;
-        }
-
-        @Override
-        public CompletableFuture<StatusResponse> status(Member replica, Duration deadline) {
-            return models.status(replica, deadline);
-        }
-
-        @Override
-        public CommandOutcome promote(Member replica, long epoch, List<Member> members, String failoverId, Duration deadline) {
-            synchronized (models) {
-                ReplicaModels.Model m = models.get(replica.id());
-                if (m.up && m.controllerReachable && m.role == Role.ROLE_LEADER && epoch != m.epoch) {
-                    models.log.add("promote " + m.id + " " + epoch + " " + failoverId + " REFUSED (leader)");
-                    return new CommandOutcome(ErrorCode.INVALID_ARGUMENT, "a leader must be told to follow first", m.last);
-                }
-            }
-            return models.promote(replica, epoch, members, failoverId, deadline);
-        }
-
-        @Override
-        public CommandOutcome follow(Member replica, long epoch, Member leader, List<Member> members, String failoverId,
-                                     Duration deadline) {
-            return models.follow(replica, epoch, leader, members, failoverId, deadline);
-        }
-
-        @Override
-        public CommandOutcome stepDown(Member replica, long epoch, String failoverId, Duration deadline) {
-            return models.stepDown(replica, epoch, failoverId, deadline);
-        }
-
-        @Override
-        public void close() {}
-    }
-
     @BeforeEach
     void setUp() throws Exception {
         Files.createDirectories(Path.of("target", "tmp"));
@@ -101,7 +61,7 @@ class SwitchoverTest {
                 null, catchUp);
         LockFileLeadership leadership = new LockFileLeadership(dir.resolve("state.json.lock"), "c0");
         loop = new ControllerLoop(s, new FileClusterStateStore(dir.resolve("state.json")), platform,
-                new RealPromotionRule(replicas), leadership, new ControllerMetrics(new SimpleMeterRegistry()), Clock.systemUTC());
+                replicas, leadership, new ControllerMetrics(new SimpleMeterRegistry()), Clock.systemUTC());
         leadership.start();
         rounds(2);
         assertEquals("r1", state().leader(), "bootstrapped r1");
