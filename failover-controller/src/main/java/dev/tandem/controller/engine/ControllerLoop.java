@@ -187,30 +187,19 @@ public final class ControllerLoop implements AutoCloseable {
     /** One Status probe per member, in parallel, each bounded by the probe timeout. */
     private void probeAll() {
         long now = clock.millis();
-        Map<String, CompletableFuture<StatusResponse>> calls = new HashMap<>();
-        for (Member m : members) {
-            calls.put(m.id(), admin.status(m, settings.probeTimeout()));
+        Map<String, Probe> probes = probeOnce(members);
+        if (Thread.currentThread().isInterrupted()) {
+            return;
         }
         Map<String, ReplicaView> next = new LinkedHashMap<>();
         for (Member m : members) {
             ReplicaView prev = views.get(m.id());
-            String failure;
-            try {
-                StatusResponse r = calls.get(m.id()).get(settings.probeTimeout().toMillis() + 50, TimeUnit.MILLISECONDS);
-                if (r.hasError() && r.getError().getCode() != ErrorCode.OK) {
-                    failure = r.getError().getCode() + ": " + r.getError().getMessage();
-                } else {
-                    next.put(m.id(), ReplicaView.of(r.getInfo()).answered());
-                    continue;
-                }
-            } catch (ExecutionException e) {
-                failure = String.valueOf(e.getCause().getMessage());
-            } catch (TimeoutException e) {
-                failure = "no answer within " + settings.probeTimeout().toMillis() + " ms";
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
+            Probe p = probes.get(m.id());
+            if (p.view() != null) {
+                next.put(m.id(), p.view().answered());
+                continue;
             }
+            String failure = p.failure();
             int failures = prev == null ? 1 : prev.consecutiveFailures() + 1;
             long firstAt = prev == null || prev.reachable() ? now : prev.firstFailureAtMs();
             if (failures == 1 || failures == settings.failureThreshold() || failures % 100 == 0) {
