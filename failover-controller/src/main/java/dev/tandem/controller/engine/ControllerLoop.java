@@ -37,6 +37,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.jboss.logging.Logger;
 
@@ -63,6 +64,9 @@ public final class ControllerLoop implements AutoCloseable {
     private final Clock clock;
     private final FailoverPlanner planner;
     private final ScheduledExecutorService loop;
+    /** Set by {@link #start}: only the running loop schedules its own extra rounds (tests call tick()). */
+    private volatile boolean started;
+    private final AtomicBoolean reprobeScheduled = new AtomicBoolean();
     private final ExecutorService fanOut;
     private final TransitionExecutor executor;
 
@@ -101,6 +105,7 @@ public final class ControllerLoop implements AutoCloseable {
     }
 
     public void start() {
+        started = true;
         leadership.start();
         loop.scheduleWithFixedDelay(this::tickSafely, 0, settings.probeInterval().toMillis(), TimeUnit.MILLISECONDS);
         LOG.infof("controller %s started: state in %s, probing every %d ms, failure threshold %d, min write concern %s",
@@ -156,6 +161,25 @@ public final class ControllerLoop implements AutoCloseable {
         act(d);
         metrics.epoch.set(stored == null ? 0 : stored.state().epoch());
         snapshot = new Snapshot(true, stored == null ? null : stored.state(), Map.copyOf(views));
+        reprobeSuspectLeader();
+    }
+
+    /**
+     * A leader that failed a probe (but fewer than failure-threshold in a row) is probed again
+     * after a quarter of the probe interval, not a whole one: a killed leader refuses connections
+     * at once, and this takes detection from ~300 ms to ~100 ms at the defaults. A hung leader
+     * still needs failure-threshold probes of probe-timeout-ms each.
+     */
+    private void reprobeSuspectLeader() {
+        String leader = stored == null ? null : stored.state().leader();
+        ReplicaView v = leader == null ? null : views.get(leader);
+        if (started && v != null && !v.reachable() && v.consecutiveFailures() < settings.failureThreshold()
+                && reprobeScheduled.compareAndSet(false, true)) {
+            loop.schedule(() -> {
+                reprobeScheduled.set(false);
+                tickSafely();
+            }, Math.max(1, settings.probeInterval().toMillis() / 4), TimeUnit.MILLISECONDS);
+        }
     }
 
     /** Members = what the platform lists now, plus every member recorded (a deleted pod is still a member). */
