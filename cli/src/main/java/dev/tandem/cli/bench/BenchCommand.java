@@ -41,6 +41,9 @@ public final class BenchCommand implements Callable<Integer> {
     String duration;
     @Option(names = "--clients", defaultValue = "16", description = "concurrent clients per phase (default: ${DEFAULT-VALUE})")
     int clients;
+    @Option(names = "--warmup", defaultValue = "20s", description = "unmeasured writes and reads before the first phase, so the "
+            + "services' JIT compilers are done; 0s skips it (default: ${DEFAULT-VALUE})")
+    String warmup;
     @Option(names = "--kills", defaultValue = "5", description = "leader kills for the failover figure; 0 skips it (default: ${DEFAULT-VALUE})")
     int kills;
     @Option(names = "--value-bytes", defaultValue = "100", description = "size of each written value, bytes (default: ${DEFAULT-VALUE})")
@@ -68,6 +71,13 @@ public final class BenchCommand implements Callable<Integer> {
             String router = cluster.routerUrl();
             System.out.printf("bench: %d clients, %s per phase, %d-byte values, router %s%n", clients, d, valueBytes, router);
             String value = "x".repeat(valueBytes);
+            Duration w = ChaosCommand.parseDuration(warmup);
+            if (!w.isZero()) {
+                // Measured phases right after a start measure JIT compilation: 2-3x slower.
+                System.out.println("bench: warming up for " + w + " (not measured) ...");
+                phase("warmup", "write", w.dividedBy(2), clients, router, (http, i) -> http.put("bench-w-" + (i % 10_000), value, "one", null));
+                phase("warmup", "read", w.dividedBy(2), clients, router, (http, i) -> http.get("bench-w-" + (i % 10_000), "session", null));
+            }
             for (String concern : List.of("leader", "one", "majority", "all")) {
                 System.out.println("bench: writes with concern " + concern + " ...");
                 rows.add(phase("write", concern, d, clients, router, (http, i) -> http.put("bench-w-" + (i % 10_000), value, concern, null)));
