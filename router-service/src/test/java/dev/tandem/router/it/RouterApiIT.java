@@ -37,17 +37,13 @@ class RouterApiIT {
     void start() {
         // Short confirm timeout so that the 504 test does not wait the default 5 s.
         cluster = new TandemCluster("router-api", 3, Map.of("tandem.replica.confirm-timeout-ms", "1000"));
-        try {
+        cluster.starting(() -> {
             cluster.formWithLeader("r1");
             routerA = cluster.startRouter("routerA", Map.of());
             routerB = cluster.startRouter("routerB", Map.of());
             awaitRouterSeesAllFollowers(routerA);
             awaitRouterSeesAllFollowers(routerB);
-        } catch (RuntimeException | AssertionError e) {
-            String logs = cluster.logs();
-            cluster.close();
-            throw new AssertionError("cluster did not start:\n" + logs, e);
-        }
+        });
     }
 
     @AfterAll

@@ -42,16 +42,11 @@ class RouterFailoverIT {
     void start() {
         // A long lease so the leader keeps acknowledging `leader` writes while its followers are paused.
         cluster = new TandemCluster("router-failover", 3, Map.of("tandem.replica.lease-ms", "5000"));
-        try {
+        cluster.starting(() -> {
             cluster.formWithLeader("r1");
             router = cluster.startRouter("router", Map.of());
-            TandemCluster.awaitCondition(Duration.ofSeconds(20), "router sees leader r1", () ->
-                    "r1".equals(new Client().on(router).get("/v1/cluster").jsonPath().getString("leader")));
-        } catch (RuntimeException | AssertionError e) {
-            String logs = cluster.logs();
-            cluster.close();
-            throw new AssertionError("cluster did not start:\n" + logs, e);
-        }
+            TandemCluster.awaitRouterLeader(router, "r1");
+        });
     }
 
     @AfterAll

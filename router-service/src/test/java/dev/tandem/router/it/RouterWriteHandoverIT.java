@@ -50,20 +50,15 @@ class RouterWriteHandoverIT {
     void start() {
         // A long lease so a leader keeps admitting a write while its followers are paused (case 2).
         cluster = new TandemCluster("router-handover", 3, Map.of("tandem.replica.lease-ms", "5000"));
-        try {
+        cluster.starting(() -> {
             cluster.formWithLeader("r1");
             // A 2 s Info deadline keeps a paused leader in the router's view for 2 s, so the write
             // the test sends right after the pause is routed to it (with the default 500 ms, a
             // loaded machine could see it marked down first and answer NO_LEADER).
             router = cluster.startRouter("router", Map.of("tandem.router.read-timeout-ms", "2000",
                     "tandem.router.write-timeout-ms", Long.toString(WRITE_TIMEOUT_MS)));
-            TandemCluster.awaitCondition(Duration.ofSeconds(20), "router sees leader r1", () ->
-                    "r1".equals(new Client().on(router).get("/v1/cluster").jsonPath().getString("leader")));
-        } catch (RuntimeException | AssertionError e) {
-            String logs = cluster.logs();
-            cluster.close();
-            throw new AssertionError("cluster did not start:\n" + logs, e);
-        }
+            TandemCluster.awaitRouterLeader(router, "r1");
+        });
     }
 
     @AfterAll

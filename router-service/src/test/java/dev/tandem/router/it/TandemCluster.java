@@ -224,6 +224,23 @@ public final class TandemCluster implements AutoCloseable {
         boolean holds() throws Exception;
     }
 
+    /** A test class's start-up steps; on failure everything is stopped and the failure carries every log. */
+    void starting(Runnable steps) {
+        try {
+            steps.run();
+        } catch (RuntimeException | AssertionError e) {
+            String logs = logs();
+            close();
+            throw new AssertionError("cluster did not start:\n" + logs, e);
+        }
+    }
+
+    /** Waits until {@code router} names {@code leaderId} as the leader in GET /v1/cluster. */
+    static void awaitRouterLeader(ServiceProcess router, String leaderId) {
+        awaitCondition(Duration.ofSeconds(20), "router sees leader " + leaderId, () ->
+                leaderId.equals(new Client().on(router).get("/v1/cluster").jsonPath().getString("leader")));
+    }
+
     static void awaitCondition(Duration timeout, String what, Check check) {
         long deadline = System.nanoTime() + timeout.toNanos();
         Exception last = null;
