@@ -317,23 +317,7 @@ class PrometheusScrapeIT {
                 fail(jar + " is missing. The reactor packages " + module + " before deploy-tests; when running this module "
                         + "alone, package the services first: ./mvnw -B install -DskipTests");
             }
-            Path app = jar.getParent();
-            Path snap = WORK.resolve("apps").resolve(module);
-            try (var files = Files.walk(app)) {
-                for (Path f : (Iterable<Path>) files::iterator) {
-                    Path to = snap.resolve(app.relativize(f).toString());
-                    if (Files.isDirectory(f)) {
-                        Files.createDirectories(to);
-                    } else {
-                        try {
-                            Files.createLink(to, f);
-                        } catch (IOException | UnsupportedOperationException e) {
-                            Files.copy(f, to);
-                        }
-                    }
-                }
-            }
-            out.put(module, snap.resolve("quarkus-run.jar"));
+            out.put(module, ServiceProcess.snapshotFastJar(jar, WORK.resolve("apps").resolve(module)));
         }
         return out;
     }

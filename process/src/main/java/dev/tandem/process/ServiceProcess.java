@@ -229,6 +229,33 @@ public final class ServiceProcess implements AutoCloseable {
      * The fast-jar of a Tandem module, found from the working directory of a module's tests or
      * from the repository root.
      */
+    /**
+     * Hard-links (copies where links fail) the fast-jar directory of {@code jar} into {@code dir}
+     * and returns the jar there: a test keeps running the files of that moment while another
+     * build re-packages the module (a half-written quarkus-app/ makes a service fail to start).
+     */
+    public static Path snapshotFastJar(Path jar, Path dir) {
+        Path app = jar.getParent();
+        try (var files = Files.walk(app)) {
+            for (Path f : (Iterable<Path>) files::iterator) {
+                Path to = dir.resolve(app.relativize(f).toString());
+                if (Files.isDirectory(f)) {
+                    Files.createDirectories(to);
+                } else {
+                    Files.deleteIfExists(to); // a retry after a partial snapshot
+                    try {
+                        Files.createLink(to, f);
+                    } catch (IOException | UnsupportedOperationException e) {
+                        Files.copy(f, to);
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot snapshot " + app, e);
+        }
+        return dir.resolve(jar.getFileName().toString());
+    }
+
     public static Path moduleJar(String module) {
         for (Path base : List.of(Path.of(".."), Path.of("."))) {
             Path jar = base.resolve(module).resolve("target/quarkus-app/quarkus-run.jar").toAbsolutePath().normalize();

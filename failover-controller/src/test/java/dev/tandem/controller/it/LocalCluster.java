@@ -82,7 +82,7 @@ final class LocalCluster implements AutoCloseable {
     }
 
     /**
-     * Copies the replica fast-jar directory (quarkus-app) and runs the copy: other modules' builds
+     * Snapshots the replica fast-jar directory (quarkus-app) and runs the snapshot: other modules' builds
      * re-package replica-service while these tests run, and a replica restarted mid-test must
      * not find its libraries gone.
      */
@@ -91,19 +91,9 @@ final class LocalCluster implements AutoCloseable {
         for (int attempt = 0; attempt < 60; attempt++) {
             try {
                 if (Files.isRegularFile(runJar) && Files.isDirectory(app.resolve("lib/main"))) {
-                    try (var files = Files.walk(app)) {
-                        for (Path src : (Iterable<Path>) files::iterator) {
-                            Path dst = target.resolve(app.relativize(src).toString());
-                            if (Files.isDirectory(src)) {
-                                Files.createDirectories(dst);
-                            } else {
-                                Files.copy(src, dst, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-                            }
-                        }
-                    }
-                    return target.resolve(runJar.getFileName().toString());
+                    return ServiceProcess.snapshotFastJar(runJar, target);
                 }
-            } catch (IOException | UncheckedIOException e) {
+            } catch (UncheckedIOException e) {
                 // being rebuilt right now: try again shortly
             }
             sleep(1_000);

@@ -85,26 +85,9 @@ public final class TandemCluster implements AutoCloseable {
      */
     private static synchronized Path replicaJarSnapshot() {
         if (replicaSnapshot == null) {
-            Path app = ServiceProcess.moduleJar("replica-service").getParent();
             Path snap = Path.of("target", "replica-app-" + ProcessHandle.current().pid()).toAbsolutePath();
             deleteOlderRuns(snap.getParent(), "replica-app-");
-            try (var files = Files.walk(app)) {
-                for (Path f : (Iterable<Path>) files::iterator) {
-                    Path to = snap.resolve(app.relativize(f).toString());
-                    if (Files.isDirectory(f)) {
-                        Files.createDirectories(to);
-                    } else {
-                        try {
-                            Files.createLink(to, f);
-                        } catch (IOException | UnsupportedOperationException e) {
-                            Files.copy(f, to);
-                        }
-                    }
-                }
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot snapshot " + app, e);
-            }
-            replicaSnapshot = snap.resolve("quarkus-run.jar");
+            replicaSnapshot = ServiceProcess.snapshotFastJar(ServiceProcess.moduleJar("replica-service"), snap);
         }
         return replicaSnapshot;
     }
