@@ -39,8 +39,7 @@ public class CallerDeadlineInterceptor implements ServerInterceptor {
         if (timeoutNanos < 0) {
             return next.startCall(call, headers);
         }
-        long margin = Math.min(TimeUnit.SECONDS.toNanos(1), Math.max(TimeUnit.MILLISECONDS.toNanos(5), timeoutNanos / 5));
-        long answerBy = System.nanoTime() + timeoutNanos - margin;
+        long answerBy = System.nanoTime() + answerWithinNanos(timeoutNanos);
         ServerCall<Q, R> guarded = new ForwardingServerCall.SimpleForwardingServerCall<>(call) {
             @Override
             public void sendHeaders(Metadata h) {
@@ -64,6 +63,11 @@ public class CallerDeadlineInterceptor implements ServerInterceptor {
             }
         };
         return Contexts.interceptCall(Context.current().withValue(ANSWER_BY_NANOS, answerBy), guarded, headers, next);
+    }
+
+    /** Of a caller's timeout, the part an answer may take here: the rest is kept for the trip back. */
+    static long answerWithinNanos(long timeoutNanos) {
+        return timeoutNanos - Math.min(TimeUnit.SECONDS.toNanos(1), Math.max(TimeUnit.MILLISECONDS.toNanos(5), timeoutNanos / 5));
     }
 
     private static boolean late(long answerByNanos) {

@@ -8,6 +8,8 @@ import dev.tandem.proto.GetRequest;
 import dev.tandem.proto.GetResponse;
 import dev.tandem.proto.InfoRequest;
 import dev.tandem.proto.KeyValue;
+import dev.tandem.proto.KvCall;
+import dev.tandem.proto.KvResult;
 import dev.tandem.proto.KvServiceGrpc;
 import dev.tandem.proto.ReadRequirement;
 import dev.tandem.proto.ReplicaInfo;
@@ -28,6 +30,7 @@ import io.quarkus.grpc.GrpcService;
 import io.smallrye.common.annotation.Blocking;
 import java.nio.charset.StandardCharsets;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
@@ -46,9 +49,70 @@ public class KvGrpcService extends KvServiceGrpc.KvServiceImplBase {
 
     @Override
     public void write(WriteRequest request, StreamObserver<WriteResponse> out) {
+        write(request, CallerDeadlineInterceptor.budgetMs(), resp -> reply(out, resp));
+    }
+
+    @Override
+    public void get(GetRequest request, StreamObserver<GetResponse> out) {
+        get(request, CallerDeadlineInterceptor.budgetMs(), resp -> reply(out, resp));
+    }
+
+    /**
+     * Write and Get multiplexed on one stream. Answers go out as they are ready, in any order,
+     * tagged with the call's id; a late answer is harmless here (the caller drops ids it no longer
+     * waits for) but waits are still capped by the call's timeout so a NOT_CONFIRMED or
+     * NOT_CAUGHT_UP reaches it in time.
+     */
+    @Override
+    public StreamObserver<KvCall> pipeline(StreamObserver<KvResult> out) {
+        // Answers come from the event loop (reads), the driver (writes) and the applied-position
+        // watcher (waiting reads): one at a time on the stream.
+        Consumer<KvResult> send = r -> {
+            synchronized (out) {
+                try {
+                    out.onNext(r);
+                } catch (RuntimeException e) {
+                    // The caller closed the stream; it no longer waits for this answer.
+                }
+            }
+        };
+        return new StreamObserver<>() {
+            @Override
+            public void onNext(KvCall call) {
+                long budgetMs = call.getTimeoutMs() == 0 ? Long.MAX_VALUE
+                        : TimeUnit.NANOSECONDS.toMillis(CallerDeadlineInterceptor.answerWithinNanos(
+                                TimeUnit.MILLISECONDS.toNanos(call.getTimeoutMs())));
+                KvResult.Builder result = KvResult.newBuilder().setCallId(call.getCallId());
+                switch (call.getCallCase()) {
+                    case WRITE -> write(call.getWrite(), budgetMs, w -> send.accept(result.setWrite(w).build()));
+                    case GET -> get(call.getGet(), budgetMs, g -> send.accept(result.setGet(g).build()));
+                    default -> send.accept(result.setError(Protos.error(ErrorCode.INVALID_ARGUMENT,
+                            "a pipelined call carries a write or a get")).build());
+                }
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                // The caller went away; answers still being prepared are dropped by send.
+            }
+
+            @Override
+            public void onCompleted() {
+                synchronized (out) {
+                    try {
+                        out.onCompleted();
+                    } catch (RuntimeException e) {
+                        // Already gone.
+                    }
+                }
+            }
+        };
+    }
+
+    private void write(WriteRequest request, long budgetMs, Consumer<WriteResponse> reply) {
         ReplicaNode node = lifecycle.node();
         if (node == null) {
-            reply(out, WriteResponse.newBuilder().setError(Protos.error(ErrorCode.UNAVAILABLE, "replica starting")).build());
+            reply.accept(WriteResponse.newBuilder().setError(Protos.error(ErrorCode.UNAVAILABLE, "replica starting")).build());
             return;
         }
         var s = node.settings();
@@ -56,39 +120,37 @@ public class KvGrpcService extends KvServiceGrpc.KvServiceImplBase {
                 .validate(request);
         if (invalid.isPresent()) {
             lifecycle.metrics().write(Protos.concernOrDefault(request.getWriteConcern(), s.defaultWriteConcern()), "rejected", -1);
-            reply(out, WriteResponse.newBuilder().setError(invalid.get().toProto()).setServedBy(s.id()).build());
+            reply.accept(WriteResponse.newBuilder().setError(invalid.get().toProto()).setServedBy(s.id()).build());
             return;
         }
         long confirmMs = request.getConfirmTimeoutMs() > 0 ? request.getConfirmTimeoutMs() : s.confirmTimeoutMs();
-        long budgetMs = CallerDeadlineInterceptor.budgetMs();
         if (budgetMs < confirmMs) {
             // Answer NOT_CONFIRMED (with the position) while the caller still listens.
             request = request.toBuilder().setConfirmTimeoutMs((int) Math.max(1, budgetMs)).build();
         }
-        boolean queued = node.offer(new ReplicaNode.ClientWrite(request, System.nanoTime(), resp -> reply(out, resp)));
+        boolean queued = node.offer(new ReplicaNode.ClientWrite(request, System.nanoTime(), reply));
         if (!queued) {
-            reply(out, WriteResponse.newBuilder().setError(Protos.error(ErrorCode.UNAVAILABLE,
+            reply.accept(WriteResponse.newBuilder().setError(Protos.error(ErrorCode.UNAVAILABLE,
                     "replica overloaded: " + s.inboxCapacity() + " requests already queued")).setServedBy(s.id()).build());
         }
     }
 
-    @Override
-    public void get(GetRequest request, StreamObserver<GetResponse> out) {
+    private void get(GetRequest request, long budgetMs, Consumer<GetResponse> reply) {
         ReplicaNode node = lifecycle.node();
         if (node == null) {
-            reply(out, GetResponse.newBuilder().setError(Protos.error(ErrorCode.UNAVAILABLE, "replica starting")).build());
+            reply.accept(GetResponse.newBuilder().setError(Protos.error(ErrorCode.UNAVAILABLE, "replica starting")).build());
             return;
         }
         if (request.getKey().isEmpty() || request.getKey().getBytes(StandardCharsets.UTF_8).length > node.settings().maxKeyBytes()) {
-            reply(out, GetResponse.newBuilder().setError(Protos.error(request.getKey().isEmpty() ? ErrorCode.INVALID_ARGUMENT
+            reply.accept(GetResponse.newBuilder().setError(Protos.error(request.getKey().isEmpty() ? ErrorCode.INVALID_ARGUMENT
                     : ErrorCode.KEY_TOO_LARGE, request.getKey().isEmpty() ? "empty key" : "key over "
                     + node.settings().maxKeyBytes() + " bytes")).setServedBy(node.settings().id()).build());
             return;
         }
-        whenReadable(node, request.getRead(), err -> {
+        whenReadable(node, request.getRead(), budgetMs, err -> {
             GetResponse.Builder b = GetResponse.newBuilder().setServedBy(node.settings().id());
             if (err != null) {
-                reply(out, b.setError(err).build());
+                reply.accept(b.setError(err).build());
                 return;
             }
             // Applied position first, value second: the value is at least as new as what we report.
@@ -97,7 +159,7 @@ public class KvGrpcService extends KvServiceGrpc.KvServiceImplBase {
             b.setApplied(applied.toProto()).setFound(v.isPresent());
             v.ifPresent(sv -> b.setValue(com.google.protobuf.ByteString.copyFrom(sv.value()))
                     .setContentType(sv.contentType()).setVersion(sv.version().toProto()));
-            reply(out, b.build());
+            reply.accept(b.build());
         });
     }
 
@@ -111,7 +173,7 @@ public class KvGrpcService extends KvServiceGrpc.KvServiceImplBase {
         }
         int max = node.settings().maxScanLimit();
         int limit = request.getLimit() == 0 ? max : Math.min(request.getLimit(), max);
-        whenReadable(node, request.getRead(), err -> {
+        whenReadable(node, request.getRead(), CallerDeadlineInterceptor.budgetMs(), err -> {
             ScanResponse.Builder b = ScanResponse.newBuilder().setServedBy(node.settings().id());
             if (err != null) {
                 reply(out, b.setError(err).build());
@@ -141,7 +203,7 @@ public class KvGrpcService extends KvServiceGrpc.KvServiceImplBase {
      * cannot: require_leader (leader holding its lease), max_staleness_ms (a streaming follower
      * within the bound), min_position (applied here by epoch-history coverage, waiting up to wait_ms).
      */
-    private static void whenReadable(ReplicaNode node, ReadRequirement r, Consumer<Error> serve) {
+    private static void whenReadable(ReplicaNode node, ReadRequirement r, long budgetMs, Consumer<Error> serve) {
         NodeView v = node.view();
         Role role = v.status().role();
         if (r.getRequireLeader()) {
@@ -177,7 +239,7 @@ public class KvGrpcService extends KvServiceGrpc.KvServiceImplBase {
             serve.accept(coverageError(c, want, node));
             return;
         }
-        long waitMs = Math.min(Math.min(r.getWaitMs(), node.settings().maxReadWaitMs()), CallerDeadlineInterceptor.budgetMs());
+        long waitMs = Math.min(Math.min(r.getWaitMs(), node.settings().maxReadWaitMs()), budgetMs);
         node.appliedWatch().await(want, node.nowMs() + waitMs)
                 .whenComplete((cov, ex) -> serve.accept(ex != null
                         ? Protos.error(ErrorCode.INTERNAL, String.valueOf(ex.getMessage())) : coverageError(cov, want, node)));

@@ -1,6 +1,7 @@
 package dev.tandem.replica.bench;
 
 import com.google.protobuf.ByteString;
+import dev.tandem.client.KvPipeline;
 import dev.tandem.common.WriteConcerns;
 import dev.tandem.proto.ErrorCode;
 import dev.tandem.proto.KvServiceGrpc;
@@ -20,6 +21,8 @@ import java.net.http.HttpResponse;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -30,7 +33,8 @@ import org.HdrHistogram.Histogram;
  * Durable write throughput and latency against three local replica processes, per write concern
  * and client count. Not a test: run it with {@code replica-service/bin/bench-replica} (see
  * docs/replica.md). Each client is a thread issuing one 100-byte put at a time (closed loop) over
- * a shared gRPC channel; latency is measured at the client with HdrHistogram; the group-commit
+ * a shared gRPC channel, either as unary {@code Write} calls or on the {@code Pipeline} stream the
+ * router uses (both are measured in the same run, so one is the other's baseline); latency is measured at the client with HdrHistogram; the group-commit
  * batch size is the leader's {@code tandem_replica_group_commit_entries} mean over the run.
  *
  * <p>System properties: {@code bench.seconds} (measured seconds per cell, default 8),
@@ -38,7 +42,8 @@ import org.HdrHistogram.Histogram;
  * (default 20: writes with {@code one} at the largest client count before the first cell, unmeasured;
  * without it the first cells measure the replicas' JIT compilation: 2.5x fewer writes/s on 2 cores),
  * {@code bench.clients} (default 16,64),
- * {@code bench.concerns} (default leader,one,majority,all), {@code bench.value-bytes} (default 100).
+ * {@code bench.concerns} (default leader,one,majority,all), {@code bench.value-bytes} (default 100),
+ * {@code bench.transports} (default pipeline,unary).
  */
 public final class ReplicaBench {
 
@@ -54,27 +59,35 @@ public final class ReplicaBench {
         for (String c : System.getProperty("bench.concerns", "leader,one,majority,all").split(",")) {
             concerns.add(WriteConcerns.parse(c));
         }
+        List<String> transports = List.of(System.getProperty("bench.transports", "pipeline,unary").split(","));
+        ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor();
         try (ReplicaCluster cluster = new ReplicaCluster("bench", 3, Map.of()).startAll()) {
             cluster.form("r1", 1);
             String leaderUrl = cluster.process("r1").httpUrl();
             ManagedChannel channel = ManagedChannelBuilder.forTarget(cluster.process("r1").address()).usePlaintext().build();
+            KvPipeline pipeline = new KvPipeline(channel, timers, 10_000);
             int clusterWarmup = Integer.getInteger("bench.cluster-warmup-seconds", 20);
             if (clusterWarmup > 0) {
                 System.out.println("warming the cluster up for " + clusterWarmup + " s (not measured)");
-                run(channel, leaderUrl, WriteConcern.WRITE_CONCERN_ONE, clients.stream().max(Integer::compare).orElse(16), 0,
+                run(channel, transports.get(0).equals("unary") ? null : pipeline, leaderUrl, WriteConcern.WRITE_CONCERN_ONE, clients.stream().max(Integer::compare).orElse(16), 0,
                         clusterWarmup, valueBytes);
             }
             List<String> rows = new ArrayList<>();
-            rows.add(String.format("%-9s %7s %10s %9s %9s %9s %10s %9s %8s", "concern", "clients", "writes/s", "p50 ms", "p99 ms",
+            rows.add(String.format("%-9s %-9s %7s %10s %9s %9s %9s %10s %9s %8s", "transport", "concern", "clients", "writes/s", "p50 ms", "p99 ms",
                     "max ms", "mean batch", "fsync ms", "errors"));
             for (WriteConcern concern : concerns) {
                 for (int n : clients) {
-                    String row = run(channel, leaderUrl, concern, n, warmup, seconds, valueBytes);
-                    System.out.println(row);
-                    rows.add(row);
+                    for (String transport : transports) {
+                        String row = String.format("%-9s ", transport)
+                                + run(channel, transport.equals("unary") ? null : pipeline, leaderUrl, concern, n, warmup, seconds, valueBytes);
+                        System.out.println(row);
+                        rows.add(row);
+                    }
                 }
             }
+            pipeline.close();
             channel.shutdownNow();
+            timers.shutdownNow();
             System.out.println();
             System.out.println("Tandem replica benchmark: 3 replicas on 127.0.0.1, " + valueBytes + "-byte values, "
                     + seconds + " s per cell, " + Runtime.getRuntime().availableProcessors() + " cores");
@@ -82,7 +95,8 @@ public final class ReplicaBench {
         }
     }
 
-    private static String run(ManagedChannel channel, String leaderUrl, WriteConcern concern, int clients,
+    /** One cell; {@code pipeline} null = unary calls on {@code channel}. */
+    private static String run(ManagedChannel channel, KvPipeline pipeline, String leaderUrl, WriteConcern concern, int clients,
                               int warmupS, int seconds, int valueBytes) throws Exception {
         Recorder recorder = new Recorder(3);
         AtomicBoolean stop = new AtomicBoolean();
@@ -97,8 +111,15 @@ public final class ReplicaBench {
                 while (!stop.get()) {
                     String key = "bench/" + ThreadLocalRandom.current().nextInt(100_000);
                     long t0 = System.nanoTime();
-                    WriteResponse r = stub.write(WriteRequest.newBuilder().setWriteConcern(concern)
-                            .addOps(Op.newBuilder().setPut(Put.newBuilder().setKey(key).setValue(value))).build());
+                    WriteRequest w = WriteRequest.newBuilder().setWriteConcern(concern)
+                            .addOps(Op.newBuilder().setPut(Put.newBuilder().setKey(key).setValue(value))).build();
+                    WriteResponse r;
+                    try {
+                        r = pipeline == null ? stub.write(w) : pipeline.write(w, 10_000).get();
+                    } catch (Exception e) {
+                        errors.incrementAndGet();
+                        continue;
+                    }
                     long took = System.nanoTime() - t0;
                     if (measuring.get()) {
                         if (r.getError().getCode() == ErrorCode.OK) {

@@ -26,7 +26,14 @@ import dev.tandem.proto.WriteResponse;
 import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import dev.tandem.proto.KvCall;
+import dev.tandem.proto.KvResult;
+import dev.tandem.proto.KvServiceGrpc;
 import io.grpc.stub.MetadataUtils;
+import io.grpc.stub.StreamObserver;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 import java.time.Duration;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
@@ -104,6 +111,32 @@ class BadInputIT {
         assertEquals(ErrorCode.INVALID_ARGUMENT, c.kv("r2").get(GetRequest.newBuilder().setKey("keep")
                 .setRead(dev.tandem.proto.ReadRequirement.newBuilder().setMinPosition(huge)).build()).getError().getCode());
         assertEquals(ErrorCode.INVALID_ARGUMENT, c.admin("r3").promote(PromoteRequest.newBuilder().setEpoch(-1).build()).getError().getCode());
+    }
+
+    @Test
+    void pipelinedCallsGetTheSameTypedErrorsAndAnEmptyCallIsRefused() throws Exception {
+        // The raw stream (not KvPipeline, which never sends an empty call): one result per call id.
+        BlockingQueue<KvResult> results = new LinkedBlockingQueue<>();
+        StreamObserver<KvCall> calls = KvServiceGrpc.newStub(c.channel("r1")).pipeline(new StreamObserver<>() {
+            @Override public void onNext(KvResult r) { results.add(r); }
+            @Override public void onError(Throwable t) { }
+            @Override public void onCompleted() { }
+        });
+        calls.onNext(KvCall.newBuilder().setCallId(1).build());
+        calls.onNext(KvCall.newBuilder().setCallId(2).setTimeoutMs(5_000).setWrite(WriteRequest.newBuilder().addOps(put("k".repeat(1025), 1))).build());
+        calls.onNext(KvCall.newBuilder().setCallId(3).setTimeoutMs(5_000).setGet(GetRequest.newBuilder().setKey("")).build());
+        calls.onNext(KvCall.newBuilder().setCallId(4).setTimeoutMs(5_000).setGet(GetRequest.newBuilder().setKey("keep")).build());
+        java.util.Map<Long, KvResult> byId = new java.util.HashMap<>();
+        for (int i = 0; i < 4; i++) {
+            KvResult r = results.poll(10, TimeUnit.SECONDS);
+            assertTrue(r != null, "an answer for every call");
+            byId.put(r.getCallId(), r);
+        }
+        calls.onCompleted();
+        assertEquals(ErrorCode.INVALID_ARGUMENT, byId.get(1L).getError().getCode());
+        assertEquals(ErrorCode.KEY_TOO_LARGE, byId.get(2L).getWrite().getError().getCode());
+        assertEquals(ErrorCode.INVALID_ARGUMENT, byId.get(3L).getGet().getError().getCode());
+        assertEquals("safe", byId.get(4L).getGet().getValue().toStringUtf8());
     }
 
     @Test

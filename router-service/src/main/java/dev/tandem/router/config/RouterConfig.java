@@ -38,4 +38,11 @@ public interface RouterConfig {
     /** Retry-After sent with 503 answers (no leader, lease expired), in seconds. */
     @WithDefault("1")
     int retryAfterS();
+
+    /**
+     * Reads and writes waiting for one replica's answer at most, in calls; beyond it a request
+     * fails at once (503) instead of queueing without bound behind a replica that stopped answering.
+     */
+    @WithDefault("10000")
+    int maxCallsInFlightPerReplica();
 }

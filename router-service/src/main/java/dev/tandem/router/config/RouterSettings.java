@@ -8,7 +8,7 @@ import java.util.List;
  * naming the key, instead of surfacing later as odd routing.
  */
 public record RouterSettings(List<ReplicaAddress> replicas, long topologyRefreshMs, long sessionWaitMs,
-                             long readTimeoutMs, long writeTimeoutMs, int retryAfterS) {
+                             long readTimeoutMs, long writeTimeoutMs, int retryAfterS, int maxCallsInFlightPerReplica) {
 
     /** Upper bound of the catch-up wait a replica is asked for, in ms (wait_ms is a uint32 but a read must stay short). */
     public static final long MAX_SESSION_WAIT_MS = 10_000;
@@ -20,6 +20,8 @@ public record RouterSettings(List<ReplicaAddress> replicas, long topologyRefresh
         require(readTimeoutMs >= 10 && readTimeoutMs <= 60_000, "tandem.router.read-timeout-ms must be in 10..60000, got " + readTimeoutMs);
         require(writeTimeoutMs >= 100 && writeTimeoutMs <= 600_000, "tandem.router.write-timeout-ms must be in 100..600000, got " + writeTimeoutMs);
         require(retryAfterS >= 1 && retryAfterS <= 3600, "tandem.router.retry-after-s must be in 1..3600, got " + retryAfterS);
+        require(maxCallsInFlightPerReplica >= 1 && maxCallsInFlightPerReplica <= 1_000_000,
+                "tandem.router.max-calls-in-flight-per-replica must be in 1..1000000, got " + maxCallsInFlightPerReplica);
     }
 
     public static RouterSettings from(RouterConfig c) {
@@ -29,7 +31,8 @@ public record RouterSettings(List<ReplicaAddress> replicas, long topologyRefresh
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("tandem.router.replicas: " + e.getMessage(), e);
         }
-        return new RouterSettings(list, c.topologyRefreshMs(), c.sessionWaitMs(), c.readTimeoutMs(), c.writeTimeoutMs(), c.retryAfterS());
+        return new RouterSettings(list, c.topologyRefreshMs(), c.sessionWaitMs(), c.readTimeoutMs(), c.writeTimeoutMs(), c.retryAfterS(),
+                c.maxCallsInFlightPerReplica());
     }
 
     private static void require(boolean ok, String message) {

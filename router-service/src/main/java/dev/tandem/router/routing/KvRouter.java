@@ -77,7 +77,7 @@ public class KvRouter {
      *
      * <p>A leader that stops answering without refusing (cut off by a partition, hung) is handed
      * over: while the write is in flight to leader L of epoch e, the first poll that finds another
-     * replica leading an epoch above e makes the router cancel the call to L and send the same
+     * replica leading an epoch above e makes the router forget the call to L and send the same
      * WriteRequest, with the same request id, to the new leader; at most once per write, and the
      * whole write, every attempt included, stays within {@code write-timeout-ms}. Without it the
      * write waited out the full deadline although the new leader took writes within two seconds.
@@ -95,7 +95,7 @@ public class KvRouter {
      * history containing the new leader's copy can never also contain L's (logs that agree on a
      * position agree on everything before it), the old copy is never committed in the new history,
      * and applying the write anew is its only surviving copy. The old copy was never acknowledged:
-     * its answer, if it ever comes, goes to a call the router has cancelled.</li>
+     * its answer, if it ever comes, is for a call the router has forgotten.</li>
      * </ul>
      */
     public CompletableFuture<Served<WriteResponse>> write(WriteRequest request, Function<Error, ErrorCode> remap) {
@@ -162,7 +162,7 @@ public class KvRouter {
             if (decided.compareAndSet(false, true)) {
                 w.replicaNanos += System.nanoTime() - start;
                 w.handedOver = true;
-                sent.cancel(false); // cancels the gRPC call to the replaced leader
+                sent.cancel(false); // forgets the call to the replaced leader (its answer, if any, is dropped)
                 metrics.writeHandover();
                 LOG.infof("write %s in flight to %s (epoch %d) for %d ms: handed over to the new leader %s (epoch %d)",
                         w.request.getRequestId(), target.id(), target.epoch(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start),

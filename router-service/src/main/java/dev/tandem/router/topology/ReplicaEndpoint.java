@@ -1,5 +1,6 @@
 package dev.tandem.router.topology;
 
+import dev.tandem.client.KvPipeline;
 import dev.tandem.proto.GetRequest;
 import dev.tandem.proto.GetResponse;
 import dev.tandem.proto.InfoRequest;
@@ -25,6 +26,8 @@ import java.util.function.BiConsumer;
  * One replica's gRPC channel. Calls are asynchronous and their callbacks run on the channel's
  * transport threads ({@code directExecutor}): nothing downstream blocks, and the request never
  * needs a worker thread, which is what lets one router serve tens of thousands of reads a second.
+ * Gets and writes travel on one {@link KvPipeline} stream rather than as unary calls: a unary
+ * call's own HTTP/2 cost on the replica was larger than the read it carried.
  */
 public final class ReplicaEndpoint implements AutoCloseable {
 
@@ -32,13 +35,15 @@ public final class ReplicaEndpoint implements AutoCloseable {
     private final String address;
     private final ManagedChannel channel;
     private final KvServiceGrpc.KvServiceStub stub;
+    private final KvPipeline pipeline;
 
     /**
      * @param eventLoops the HTTP server's Netty event loops: replica calls run on the same threads
      *                   as the requests that make them, so a read costs no thread hand-off on a
      *                   machine with few cores
+     * @param maxInFlight gets and writes waiting for an answer at most (see {@link KvPipeline})
      */
-    public ReplicaEndpoint(String id, String host, int port, EventLoopGroup eventLoops) {
+    public ReplicaEndpoint(String id, String host, int port, EventLoopGroup eventLoops, int maxInFlight) {
         this.id = id;
         this.address = host + ":" + port;
         this.channel = NettyChannelBuilder.forAddress(host, port)
@@ -50,6 +55,7 @@ public final class ReplicaEndpoint implements AutoCloseable {
                 .keepAliveTime(30, TimeUnit.SECONDS)
                 .build();
         this.stub = KvServiceGrpc.newStub(channel);
+        this.pipeline = new KvPipeline(channel, eventLoops, maxInFlight);
     }
 
     public String id() {
@@ -60,12 +66,18 @@ public final class ReplicaEndpoint implements AutoCloseable {
         return address;
     }
 
+    /** Gets and writes sent and not yet answered, timed out or forgotten. */
+    public int callsInFlight() {
+        return pipeline.inFlight();
+    }
+
     public CompletableFuture<ReplicaInfo> info(long deadlineMs) {
         return call(deadlineMs, (s, o) -> s.info(InfoRequest.getDefaultInstance(), o));
     }
 
     public CompletableFuture<GetResponse> get(GetRequest request, long deadlineMs) {
-        return call(deadlineMs, (s, o) -> s.get(request, o));
+        resetBackoffIfFailing();
+        return pipeline.get(request, deadlineMs);
     }
 
     public CompletableFuture<ScanResponse> scan(ScanRequest request, long deadlineMs) {
@@ -73,21 +85,17 @@ public final class ReplicaEndpoint implements AutoCloseable {
     }
 
     /**
-     * Sends a write. Cancelling the returned future cancels the gRPC call (the router abandons a
-     * write to a leader that a newer leader has replaced; see {@code KvRouter}).
+     * Sends a write. Cancelling the returned future forgets it (the router abandons a write to a
+     * leader that a newer leader has replaced; see {@code KvRouter}).
      */
     public CompletableFuture<WriteResponse> write(WriteRequest request, long deadlineMs) {
-        return call(deadlineMs, (s, o) -> s.write(request, o));
+        resetBackoffIfFailing();
+        return pipeline.write(request, deadlineMs);
     }
 
     private <T> CompletableFuture<T> call(long deadlineMs, BiConsumer<KvServiceGrpc.KvServiceStub, StreamObserver<T>> invoke) {
         CompletableFuture<T> result = new CompletableFuture<>();
-        // A channel whose replica was down backs off reconnecting for up to two minutes and fails
-        // every call meanwhile; a replica back from a restart (often the next leader) must be
-        // seen by the next topology poll, not after the back-off.
-        if (channel.getState(false) == ConnectivityState.TRANSIENT_FAILURE) {
-            channel.resetConnectBackoff();
-        }
+        resetBackoffIfFailing();
         invoke.accept(stub.withDeadlineAfter(deadlineMs, TimeUnit.MILLISECONDS), new ClientResponseObserver<Object, T>() {
             @Override
             public void beforeStart(ClientCallStreamObserver<Object> call) {
@@ -120,8 +128,20 @@ public final class ReplicaEndpoint implements AutoCloseable {
         return result;
     }
 
+    /**
+     * A channel whose replica was down backs off reconnecting for up to two minutes and fails every
+     * call meanwhile; a replica back from a restart (often the next leader) must be seen by the
+     * next topology poll, not after the back-off.
+     */
+    private void resetBackoffIfFailing() {
+        if (channel.getState(false) == ConnectivityState.TRANSIENT_FAILURE) {
+            channel.resetConnectBackoff();
+        }
+    }
+
     @Override
     public void close() {
+        pipeline.close();
         channel.shutdownNow();
     }
 }

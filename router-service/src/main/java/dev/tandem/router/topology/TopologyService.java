@@ -79,7 +79,7 @@ public class TopologyService {
         this.settings = RouterSettings.from(config);
         this.eventLoops = vertx.nettyEventLoopGroup();
         for (ReplicaAddress r : settings.replicas()) {
-            tracked.put(r.id(), new Tracked(new ReplicaEndpoint(r.id(), r.host(), r.port(), eventLoops)));
+            tracked.put(r.id(), new Tracked(new ReplicaEndpoint(r.id(), r.host(), r.port(), eventLoops, settings.maxCallsInFlightPerReplica())));
         }
         rebuild();
     }
@@ -122,7 +122,7 @@ public class TopologyService {
             ReplicaAddress a = ReplicaAddress.ofAddress(id, address);
             Tracked t = tracked.computeIfAbsent(id, k -> {
                 LOG.infof("learned replica %s at %s from a leader hint", id, address);
-                return new Tracked(new ReplicaEndpoint(a.id(), a.host(), a.port(), eventLoops));
+                return new Tracked(new ReplicaEndpoint(a.id(), a.host(), a.port(), eventLoops, settings.maxCallsInFlightPerReplica()));
             });
             return Optional.of(t.endpoint);
         } catch (IllegalArgumentException e) {

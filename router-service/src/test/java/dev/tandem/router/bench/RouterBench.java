@@ -1,5 +1,6 @@
 package dev.tandem.router.bench;
 
+import dev.tandem.client.KvPipeline;
 import dev.tandem.common.LogPosition;
 import dev.tandem.common.SessionToken;
 import dev.tandem.proto.GetRequest;
@@ -23,6 +24,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -54,7 +57,7 @@ public final class RouterBench {
     record Result(String name, double perSecond, double p50Ms, double p99Ms, double p999Ms, long errors) {
         @Override
         public String toString() {
-            return String.format("%-34s %9.0f req/s   p50 %6.3f ms   p99 %6.3f ms   p99.9 %6.3f ms   errors %d",
+            return String.format("%-42s %9.0f req/s   p50 %6.3f ms   p99 %6.3f ms   p99.9 %6.3f ms   errors %d",
                     name, perSecond, p50Ms, p99Ms, p999Ms, errors);
         }
     }
@@ -138,14 +141,18 @@ public final class RouterBench {
                 vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
             }
 
-            // The same reads sent straight to the followers over gRPC, as the router sends them.
+            // The same reads sent straight to the followers over gRPC: on the pipeline stream, as the
+            // router sends them, and as unary calls (what the router sent before the pipeline).
             List<ManagedChannel> channels = new ArrayList<>();
+            ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor();
             try {
                 List<KvServiceGrpc.KvServiceStub> stubs = new ArrayList<>();
+                List<KvPipeline> pipelines = new ArrayList<>();
                 for (String id : List.of("r2", "r3")) {
                     ManagedChannel ch = ManagedChannelBuilder.forAddress("127.0.0.1", cluster.replica(id).port()).usePlaintext().directExecutor().build();
                     channels.add(ch);
                     stubs.add(KvServiceGrpc.newStub(ch));
+                    pipelines.add(new KvPipeline(ch, timers, 10_000));
                 }
                 ReadRequirement req = ReadRequirement.newBuilder().setMinPosition(loaded.toProto()).setWaitMs(200).build();
                 Op direct = (client, done) -> stubs.get(client % stubs.size())
@@ -156,17 +163,24 @@ public final class RouterBench {
                                     @Override public void onError(Throwable t) { done.accept(false); }
                                     @Override public void onCompleted() { }
                                 });
-                results.add(run("direct follower gRPC Get", CLIENTS, direct));
-                results.add(run("direct follower gRPC Get, 1 client", 1, direct));
+                Op pipelined = (client, done) -> pipelines.get(client % pipelines.size())
+                        .get(GetRequest.newBuilder().setKey("bench/" + ThreadLocalRandom.current().nextInt(KEYS)).setRead(req).build(), 5_000)
+                        .whenComplete((r, e) -> done.accept(e == null && r.getFound()));
+                results.add(run("direct follower pipelined Get", CLIENTS, pipelined));
+                results.add(run("direct follower pipelined Get, 1 client", 1, pipelined));
+                results.add(run("direct follower unary gRPC Get", CLIENTS, direct));
+                results.add(run("direct follower unary gRPC Get, 1 client", 1, direct));
+                pipelines.forEach(KvPipeline::close);
             } finally {
                 channels.forEach(ManagedChannel::shutdownNow);
+                timers.shutdownNow();
             }
 
             HttpResponse<String> metrics = setup.send(HttpRequest.newBuilder(URI.create(router.httpUrl() + "/q/metrics")).build(), HttpResponse.BodyHandlers.ofString());
             System.out.println();
             results.forEach(System.out::println);
             Result one = results.stream().filter(r -> r.name().equals("router GET, session, 1 client")).findFirst().orElseThrow();
-            Result directOne = results.stream().filter(r -> r.name().equals("direct follower gRPC Get, 1 client")).findFirst().orElseThrow();
+            Result directOne = results.stream().filter(r -> r.name().equals("direct follower pipelined Get, 1 client")).findFirst().orElseThrow();
             System.out.printf("latency the router adds at 1 client (p50 router - p50 direct): %.3f ms%n", one.p50Ms() - directOne.p50Ms());
             for (String line : metrics.body().split("\n")) {
                 if (line.startsWith("tandem_router_leader_fallbacks_total") || (line.startsWith("tandem_router_requests_total") && line.contains("operation=\"get\""))) {

@@ -28,12 +28,12 @@ class RouterSettingsTest {
     @Test
     void outOfRangeTimingsAreRejectedNamingTheKey() {
         List<ReplicaAddress> r = List.of(new ReplicaAddress("r1", "h", 1));
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> new RouterSettings(r, 5, 200, 500, 10_000, 1))
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new RouterSettings(r, 5, 200, 500, 10_000, 1, 10_000))
                 .getMessage().contains("tandem.router.topology-refresh-ms"));
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> new RouterSettings(r, 100, -1, 500, 10_000, 1))
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new RouterSettings(r, 100, -1, 500, 10_000, 1, 10_000))
                 .getMessage().contains("tandem.router.session-wait-ms"));
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> new RouterSettings(r, 100, 200, 0, 10_000, 1))
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new RouterSettings(r, 100, 200, 0, 10_000, 1, 10_000))
                 .getMessage().contains("tandem.router.read-timeout-ms"));
-        new RouterSettings(r, 100, 200, 500, 10_000, 1);
+        new RouterSettings(r, 100, 200, 500, 10_000, 1, 10_000);
     }
 }
