@@ -10,8 +10,9 @@ import java.util.Optional;
  * Request ids of recent writes and the position each got, so that a retry (after a timeout, or
  * to another leader after failover) is applied once. Bounded by count and by age (of the entry's
  * leader timestamp). Maintained from the log itself (on the leader as it assigns, on followers
- * as they apply, rebuilt from the retained log on start), so it survives failover and restart.
- * Owned by the driver thread.
+ * as they apply), so it survives failover; rebuilt on start and after a snapshot install from the
+ * store's request-id records, which outlive log compaction and travel in snapshots, so it
+ * survives restart and re-seeding too. Owned by the driver thread.
  */
 public final class IdempotencyWindow {
 

@@ -728,7 +728,9 @@ public final class ReplicaNode implements AutoCloseable {
         DurableMeta meta = core.onSnapshotInstalled(s.applied(), s.history());
         store.installSnapshot(s.dir(), s.applied(), meta, store.addresses());
         recent.clear();
-        idempotency.clear();
+        // The installed store has no log before the snapshot point, but carries the leader's
+        // request-id records: without them a promotion soon after would apply a retry twice.
+        rebuildIdempotencyWindow();
         receivedLsn = s.applied().lsn();
         if (metrics != null) {
             metrics.snapshotInstalled();
@@ -804,11 +806,24 @@ public final class ReplicaNode implements AutoCloseable {
                 store.meta().history(), store.addresses(), rolledBack, now);
     }
 
+    /**
+     * Refills the window from the store, on start and after a snapshot install. The store's
+     * request-id records cover the window even where the log does not (compacted behind the
+     * slowest follower, or absent before a snapshot point); the log is read only below the first
+     * record, for entries a store wrote before it kept records. Lsn order, so the window evicts
+     * by count as it would have live; entries older than the window's age are skipped.
+     */
     private void rebuildIdempotencyWindow() {
-        long from = Math.max(store.logStartLsn(), store.last().lsn() - settings.idempotencyWindowEntries() + 1);
+        // The store prunes its records by the same bounds the window forgets by. Set here, as
+        // this runs before the node's first write.
+        store.retainRequestIds(settings.idempotencyWindowEntries(), settings.idempotencyWindowMs());
+        idempotency.clear();
         long cutoff = clock.millis() - settings.idempotencyWindowMs();
-        for (long lsn = Math.max(1, from); lsn <= store.last().lsn(); ) {
-            List<LogEntry> page = store.readEntries(lsn, store.last().lsn(), 8L << 20);
+        List<ReplicaStore.RequestId> kept = store.requestIds();
+        long logUntil = kept.isEmpty() ? store.last().lsn() : Math.min(store.last().lsn(), kept.get(0).position().lsn() - 1);
+        long from = Math.max(store.logStartLsn(), store.last().lsn() - settings.idempotencyWindowEntries() + 1);
+        for (long lsn = Math.max(1, from); lsn <= logUntil; ) {
+            List<LogEntry> page = store.readEntries(lsn, logUntil, 8L << 20);
             if (page.isEmpty()) {
                 break;
             }
@@ -818,6 +833,11 @@ public final class ReplicaNode implements AutoCloseable {
                 }
             }
             lsn = page.get(page.size() - 1).getLsn() + 1;
+        }
+        for (ReplicaStore.RequestId r : kept) {
+            if (r.timestampMs() >= cutoff) {
+                idempotency.record(r.requestId(), r.position(), r.timestampMs());
+            }
         }
     }
 

@@ -11,6 +11,7 @@ import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -126,6 +127,29 @@ final class MetaCodec {
         } catch (IOException e) {
             throw new UncheckedIOException("corrupt addresses", e);
         }
+    }
+
+    /**
+     * A request-id record (the key is the entry's lsn): the entry's epoch and leader timestamp,
+     * then the request id as UTF-8 to the end. Raw bytes rather than writeUTF: followers store
+     * what the leader logged without re-validating its length.
+     */
+    static byte[] requestId(long epoch, long timestampMs, String requestId) {
+        byte[] id = requestId.getBytes(StandardCharsets.UTF_8);
+        return ByteBuffer.allocate(16 + id.length).putLong(epoch).putLong(timestampMs).put(id).array();
+    }
+
+    static ReplicaStore.RequestId requestId(byte[] lsnKey, byte[] raw) {
+        ByteBuffer b = ByteBuffer.wrap(raw);
+        long epoch = b.getLong();
+        long timestampMs = b.getLong();
+        String id = new String(raw, 16, raw.length - 16, StandardCharsets.UTF_8);
+        return new ReplicaStore.RequestId(id, new LogPosition(epoch, lsnOf(lsnKey)), timestampMs);
+    }
+
+    /** The leader timestamp of a request-id record, without decoding the id. */
+    static long requestIdTimestamp(byte[] raw) {
+        return ByteBuffer.wrap(raw, 8, 8).getLong();
     }
 
     /**

@@ -12,11 +12,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HexFormat;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -38,8 +40,9 @@ import org.rocksdb.WriteOptions;
 /**
  * The replica's durable state in one RocksDB: column families {@code data} (key -> value,
  * content type, version), {@code log} (lsn big-endian -> LogEntry bytes), {@code undo} (lsn ->
- * the state each key had before that entry) and {@code meta} (DurableMeta, applied position,
- * log start, member addresses).
+ * the state each key had before that entry), {@code meta} (DurableMeta, applied position,
+ * log start, member addresses) and {@code requests} (lsn -> request id of that entry, for the
+ * idempotency window).
  *
  * <p>Threading: reads ({@link #get}, {@link #scan}, {@link #digest}, {@link #readEntries}) are
  * safe from any thread. Writes ({@link #newBatch}, {@link #commit}, {@link #truncateAfter},
@@ -49,6 +52,14 @@ import org.rocksdb.WriteOptions;
  * <p>Atomicity: appending entries, applying their mutations, writing their undo records and
  * advancing the applied position are one {@link WriteBatch}, written with {@code sync=true}. So
  * after a crash the replica holds a prefix of its log, fully applied, and nothing half-applied.
+ *
+ * <p>Request ids: the idempotency window must outlive the log entries it was built from. Log
+ * compaction follows the slowest follower, not the window, and a store installed from a snapshot
+ * has no log before the snapshot point, so a new leader rebuilding its window from the log alone
+ * would apply a retried write twice. The {@code requests} family keeps each entry's request id
+ * instead, written in the same batch as the entry, pruned by the window's own bounds (see
+ * {@link #retainRequestIds}) rather than by log retention, and carried in checkpoints with the
+ * data it describes.
  */
 public final class ReplicaStore implements AutoCloseable {
 
@@ -61,6 +72,14 @@ public final class ReplicaStore implements AutoCloseable {
     private static final byte[] META_LOG_START = "log-start".getBytes(StandardCharsets.UTF_8);
     private static final byte[] META_ADDRESSES = "addresses".getBytes(StandardCharsets.UTF_8);
 
+    /**
+     * Request-id records are checked against the window once this many were added since the last
+     * check: each pruning is a range deletion, and one per group commit would pile up tombstones
+     * (and walking the old records on every commit would cost the driver thread). The family holds
+     * at most the window plus this many records.
+     */
+    static final int REQUEST_ID_PRUNE_STEP = 1024;
+
     private final Path dataDir;
     private final Path dbDir;
     private final RollbackFiles rollback;
@@ -72,6 +91,7 @@ public final class ReplicaStore implements AutoCloseable {
     private ColumnFamilyHandle logCf;
     private ColumnFamilyHandle undoCf;
     private ColumnFamilyHandle metaCf;
+    private ColumnFamilyHandle requestsCf;
     private final WriteOptions syncWrite = new WriteOptions().setSync(true);
     /**
      * Readers on other threads hold the read side; installing a snapshot (which closes and reopens
@@ -84,6 +104,15 @@ public final class ReplicaStore implements AutoCloseable {
     private volatile LogPosition applied;
     private volatile long logStartLsn;
     private volatile Map<String, String> addresses;
+
+    /** Lsn and timestamp of every record in {@code requests}, oldest first; driver thread only. */
+    private record HeldId(long lsn, long timestampMs) {}
+
+    private final ArrayDeque<HeldId> heldIds = new ArrayDeque<>();
+    private int idsSincePruneCheck;
+    // Unbounded until the node sets the window's bounds (before its first write).
+    private int requestIdMaxEntries = Integer.MAX_VALUE;
+    private long requestIdMaxAgeMs = Long.MAX_VALUE;
 
     private ReplicaStore(Path dataDir) {
         this.dataDir = dataDir;
@@ -121,7 +150,8 @@ public final class ReplicaStore implements AutoCloseable {
                     new ColumnFamilyDescriptor("data".getBytes(StandardCharsets.UTF_8), cfOptions),
                     new ColumnFamilyDescriptor("log".getBytes(StandardCharsets.UTF_8), cfOptions),
                     new ColumnFamilyDescriptor("undo".getBytes(StandardCharsets.UTF_8), cfOptions),
-                    new ColumnFamilyDescriptor("meta".getBytes(StandardCharsets.UTF_8), cfOptions));
+                    new ColumnFamilyDescriptor("meta".getBytes(StandardCharsets.UTF_8), cfOptions),
+                    new ColumnFamilyDescriptor("requests".getBytes(StandardCharsets.UTF_8), cfOptions));
             List<ColumnFamilyHandle> handles = new ArrayList<>();
             Files.createDirectories(dbDir);
             db = RocksDB.open(dbOptions, dbDir.toString(), descriptors, handles);
@@ -129,6 +159,7 @@ public final class ReplicaStore implements AutoCloseable {
             logCf = handles.get(2);
             undoCf = handles.get(3);
             metaCf = handles.get(4);
+            requestsCf = handles.get(5);
             byte[] m = db.get(metaCf, META_DURABLE);
             meta = m == null ? DurableMeta.initial() : MetaCodec.meta(m);
             byte[] a = db.get(metaCf, META_APPLIED);
@@ -137,6 +168,12 @@ public final class ReplicaStore implements AutoCloseable {
             logStartLsn = ls == null ? 1 : MetaCodec.longValue(ls);
             byte[] ad = db.get(metaCf, META_ADDRESSES);
             addresses = ad == null ? Map.of() : Map.copyOf(MetaCodec.addresses(ad));
+            heldIds.clear();
+            try (RocksIterator it = db.newIterator(requestsCf)) {
+                for (it.seekToFirst(); it.isValid(); it.next()) {
+                    heldIds.add(new HeldId(MetaCodec.lsnOf(it.key()), MetaCodec.requestIdTimestamp(it.value())));
+                }
+            }
         } catch (RocksDBException | IOException e) {
             throw new IllegalStateException("cannot open RocksDB in " + dbDir + ": " + e.getMessage(), e);
         }
@@ -314,6 +351,41 @@ public final class ReplicaStore implements AutoCloseable {
         return out;
     }
 
+    /** A logged write's request id, the position its entry got and the leader's timestamp of it. */
+    public record RequestId(String requestId, LogPosition position, long timestampMs) {}
+
+    /**
+     * Every request-id record held, in lsn order: at least the window set by
+     * {@link #retainRequestIds} (and up to {@link #REQUEST_ID_PRUNE_STEP} records more, besides
+     * ones whose age nothing has checked since), whatever part of the log is left. Entries older
+     * than the first record either fell out of the window or were written before this store kept
+     * records; only the log can tell about the latter.
+     */
+    public List<RequestId> requestIds() {
+        List<RequestId> out = new ArrayList<>(heldIds.size());
+        dbLock.readLock().lock();
+        try (RocksIterator it = db.newIterator(requestsCf)) {
+            for (it.seekToFirst(); it.isValid(); it.next()) {
+                out.add(MetaCodec.requestId(it.key(), it.value()));
+            }
+        } finally {
+            dbLock.readLock().unlock();
+        }
+        return out;
+    }
+
+    /**
+     * Bounds of the idempotency window: request-id records beyond the newest {@code maxEntries},
+     * or older than {@code maxAgeMs} before the newest entry's timestamp, are deleted as later
+     * batches add ids (every {@link #REQUEST_ID_PRUNE_STEP} of them). The age is measured against
+     * the log's own timestamps, not this replica's clock, so a follower keeps what its leader's
+     * window holds. Driver thread, before writing.
+     */
+    public void retainRequestIds(int maxEntries, long maxAgeMs) {
+        requestIdMaxEntries = maxEntries;
+        requestIdMaxAgeMs = maxAgeMs;
+    }
+
     // ---- writes (driver thread only) ---------------------------------------------------------
 
     /**
@@ -325,6 +397,8 @@ public final class ReplicaStore implements AutoCloseable {
         private final WriteBatch wb = new WriteBatch();
         private final Map<String, Optional<StoredValue>> overlay = new HashMap<>();
         private final List<LogEntry> entries = new ArrayList<>();
+        private final List<HeldId> newIds = new ArrayList<>();
+        private long newestTimestampMs = Long.MIN_VALUE;
         private DurableMeta newMeta;
         private Map<String, String> newAddresses;
         private LogPosition lastAppended;
@@ -361,10 +435,18 @@ public final class ReplicaStore implements AutoCloseable {
                 }
                 wb.put(logCf, MetaCodec.lsnKey(entry.getLsn()), entry.toByteArray());
                 wb.put(undoCf, MetaCodec.lsnKey(entry.getLsn()), MetaCodec.undo(before));
+                if (!entry.getRequestId().isEmpty()) {
+                    wb.put(requestsCf, MetaCodec.lsnKey(entry.getLsn()),
+                            MetaCodec.requestId(entry.getEpoch(), entry.getTimestampMs(), entry.getRequestId()));
+                }
             } catch (RocksDBException e) {
                 throw new IllegalStateException("cannot stage entry " + pos, e);
             }
             entries.add(entry);
+            if (!entry.getRequestId().isEmpty()) {
+                newIds.add(new HeldId(entry.getLsn(), entry.getTimestampMs()));
+            }
+            newestTimestampMs = Math.max(newestTimestampMs, entry.getTimestampMs());
             lastAppended = pos;
         }
 
@@ -415,6 +497,16 @@ public final class ReplicaStore implements AutoCloseable {
             if (b.newAddresses != null) {
                 b.wb.put(metaCf, META_ADDRESSES, MetaCodec.addresses(b.newAddresses));
             }
+            int pruned = 0;
+            boolean pruneCheck = !b.newIds.isEmpty() && idsSincePruneCheck + b.newIds.size() >= REQUEST_ID_PRUNE_STEP;
+            if (pruneCheck) {
+                Outside out = requestIdsOutsideWindow(b);
+                if (out.count() > 0) {
+                    // In the same batch as the appends: pruning costs no fsync of its own.
+                    b.wb.deleteRange(requestsCf, MetaCodec.lsnKey(0), MetaCodec.lsnKey(out.lastLsn() + 1));
+                    pruned = out.count();
+                }
+            }
             long t0 = System.nanoTime();
             db.write(syncWrite, b.wb);
             long took = System.nanoTime() - t0;
@@ -427,11 +519,41 @@ public final class ReplicaStore implements AutoCloseable {
             if (b.lastAppended != null) {
                 applied = b.lastAppended;
             }
+            heldIds.addAll(b.newIds);
+            for (int i = 0; i < pruned; i++) {
+                heldIds.pollFirst();
+            }
+            idsSincePruneCheck = pruneCheck ? 0 : idsSincePruneCheck + b.newIds.size();
             return took;
         } catch (RocksDBException e) {
             // A failed synced write leaves us unsure what is durable: stop rather than guess.
             throw new IllegalStateException("synced write failed: " + e.getMessage(), e);
         }
+    }
+
+    /** The oldest request-id records outside the window once a batch is committed. */
+    private record Outside(int count, long lastLsn) {}
+
+    /**
+     * The oldest request-id records (held ones, then the batch's) that fall outside the window
+     * once {@code b} is committed: by count, or by age against the batch's newest entry. Oldest
+     * first and stopping at the first one kept, as {@code IdempotencyWindow} forgets them, so the
+     * records left are a suffix of the log's ids and cover what the window holds.
+     */
+    private Outside requestIdsOutsideWindow(Batch b) {
+        int total = heldIds.size() + b.newIds.size();
+        int n = 0;
+        long lastLsn = 0;
+        Iterator<HeldId> it = Stream.concat(heldIds.stream(), b.newIds.stream()).iterator();
+        while (it.hasNext()) {
+            HeldId h = it.next();
+            if (total - n <= requestIdMaxEntries && b.newestTimestampMs - h.timestampMs() <= requestIdMaxAgeMs) {
+                break;
+            }
+            n++;
+            lastLsn = h.lsn();
+        }
+        return new Outside(n, lastLsn);
     }
 
     /** Persists meta (and addresses when non-null) alone, with fsync. */
@@ -450,7 +572,8 @@ public final class ReplicaStore implements AutoCloseable {
      * Drops every entry after {@code toLsn}. Each removed entry is first written to a rollback
      * file that is fsynced; then, in one synced batch, the keys they wrote get back the state
      * recorded in their undo records (newest entry first, so the oldest undo wins), the entries
-     * leave the log, the applied position moves back to {@code toLsn} and {@code newMeta} is saved.
+     * and their request ids leave the log, the applied position moves back to {@code toLsn} and
+     * {@code newMeta} is saved.
      */
     public Truncation truncateAfter(long toLsn, DurableMeta newMeta, long nowMs) {
         if (toLsn < logStartLsn - 1 && applied.lsn() > toLsn) {
@@ -488,18 +611,29 @@ public final class ReplicaStore implements AutoCloseable {
                 wb.delete(logCf, lsnKey);
                 wb.delete(undoCf, lsnKey);
             }
+            if (!heldIds.isEmpty() && heldIds.peekLast().lsn() > toLsn) {
+                // A rolled-back write is no longer in this history: a retry of its id must be
+                // applied again, not answered with a position the new epoch reuses.
+                wb.deleteRange(requestsCf, MetaCodec.lsnKey(toLsn + 1), MetaCodec.lsnKey(Long.MAX_VALUE));
+            }
             wb.put(metaCf, META_APPLIED, MetaCodec.position(newApplied));
             wb.put(metaCf, META_DURABLE, MetaCodec.meta(newMeta));
             db.write(syncWrite, wb);
         } catch (RocksDBException e) {
             throw new IllegalStateException("truncation write failed: " + e.getMessage(), e);
         }
+        while (!heldIds.isEmpty() && heldIds.peekLast().lsn() > toLsn) {
+            heldIds.pollLast();
+        }
         meta = newMeta;
         applied = newApplied;
         return new Truncation(removed, file, newApplied);
     }
 
-    /** Deletes log and undo records below {@code lsn} (they are behind every wanted follower). */
+    /**
+     * Deletes log and undo records below {@code lsn} (they are behind every wanted follower).
+     * Request-id records stay: the window, not follower progress, decides when they go.
+     */
     public void compactBefore(long lsn) {
         if (lsn <= logStartLsn) {
             return;
@@ -518,6 +652,7 @@ public final class ReplicaStore implements AutoCloseable {
     /**
      * A RocksDB checkpoint (hard links, consistent across column families) in {@code target},
      * which must not exist. Called on the driver thread, so {@link #applied()} is what it holds.
+     * It includes the request-id records, so the installing replica gets the window with the data.
      */
     public LogPosition checkpoint(Path target) {
         try (Checkpoint cp = Checkpoint.create(db)) {
@@ -534,7 +669,9 @@ public final class ReplicaStore implements AutoCloseable {
      * Replaces this store with the checkpoint in {@code incoming} (taken at {@code at}): its log
      * and undo records are dropped (the log starts after {@code at}), {@code newMeta} and
      * {@code addrs} are written into it, then the directories are swapped. A crash mid-swap is
-     * finished by {@link #open}.
+     * finished by {@link #open}. The leader's request-id records are kept (they cover entries up
+     * to {@code at}, like the data), so {@link #requestIds()} still answers for writes the log no
+     * longer has; a checkpoint without them (from an older leader) installs with none.
      */
     public void installSnapshot(Path incoming, LogPosition at, DurableMeta newMeta, Map<String, String> addrs) {
         ReplicaStore in = new ReplicaStore(incoming.getParent());
@@ -589,13 +726,15 @@ public final class ReplicaStore implements AutoCloseable {
                     new ColumnFamilyDescriptor("data".getBytes(StandardCharsets.UTF_8), cfOptions),
                     new ColumnFamilyDescriptor("log".getBytes(StandardCharsets.UTF_8), cfOptions),
                     new ColumnFamilyDescriptor("undo".getBytes(StandardCharsets.UTF_8), cfOptions),
-                    new ColumnFamilyDescriptor("meta".getBytes(StandardCharsets.UTF_8), cfOptions));
+                    new ColumnFamilyDescriptor("meta".getBytes(StandardCharsets.UTF_8), cfOptions),
+                    new ColumnFamilyDescriptor("requests".getBytes(StandardCharsets.UTF_8), cfOptions));
             List<ColumnFamilyHandle> handles = new ArrayList<>();
             db = RocksDB.open(dbOptions, dir.toString(), descriptors, handles);
             dataCf = handles.get(1);
             logCf = handles.get(2);
             undoCf = handles.get(3);
             metaCf = handles.get(4);
+            requestsCf = handles.get(5);
         } catch (RocksDBException e) {
             throw new IllegalStateException("cannot open checkpoint " + dir + ": " + e.getMessage(), e);
         }
@@ -614,7 +753,7 @@ public final class ReplicaStore implements AutoCloseable {
         if (db == null) {
             return;
         }
-        for (ColumnFamilyHandle h : new ColumnFamilyHandle[] {dataCf, logCf, undoCf, metaCf}) {
+        for (ColumnFamilyHandle h : new ColumnFamilyHandle[] {dataCf, logCf, undoCf, metaCf, requestsCf}) {
             h.close();
         }
         db.close();

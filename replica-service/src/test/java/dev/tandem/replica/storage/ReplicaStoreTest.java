@@ -220,4 +220,125 @@ class ReplicaStoreTest {
             assertEquals("3", value(follower, "c"));
         }
     }
+
+    private static List<String> ids(ReplicaStore s) {
+        return s.requestIds().stream().map(ReplicaStore.RequestId::requestId).toList();
+    }
+
+    @Test
+    void requestIdsSurviveCompactionAndACheckpointInstalledIntoAFreshStore() throws Exception {
+        Path leaderDir = dir.resolve("leader");
+        Path followerDir = dir.resolve("follower");
+        EpochHistory h = EpochHistory.empty().withEpoch(1, 1, "r1");
+        try (ReplicaStore leader = ReplicaStore.open(leaderDir)) {
+            ReplicaStore.Batch b = leader.newBatch();
+            b.append(entry(1, 1, "req-a", put("a", "1")));
+            b.append(entry(1, 2, "", put("b", "2")));
+            b.append(entry(1, 3, "req-c", put("c", "3")));
+            leader.commit(b);
+            // The whole log goes (behind every follower): the request ids must not go with it.
+            leader.compactBefore(4);
+            assertTrue(leader.readEntries(1, 3, Long.MAX_VALUE).isEmpty());
+            assertEquals(List.of("req-a", "req-c"), ids(leader));
+
+            Path cp = leaderDir.resolve("snapshots/snap");
+            LogPosition at = leader.checkpoint(cp);
+            Path incoming = followerDir.resolve("incoming-1");
+            Files.createDirectories(incoming);
+            for (Path f : ReplicaStore.filesOf(cp)) {
+                Files.copy(f, incoming.resolve(f.getFileName()));
+            }
+            try (ReplicaStore follower = ReplicaStore.open(followerDir)) {
+                follower.installSnapshot(incoming, at, meta(1, h), Map.of("r1", "127.0.0.1:1"));
+                assertEquals(4, follower.logStartLsn());
+                assertTrue(follower.readEntries(1, 3, Long.MAX_VALUE).isEmpty(), "the follower has no log before the snapshot");
+                assertEquals(List.of(new ReplicaStore.RequestId("req-a", new LogPosition(1, 1), 1001),
+                        new ReplicaStore.RequestId("req-c", new LogPosition(1, 3), 1003)), follower.requestIds());
+                ReplicaStore.Batch b2 = follower.newBatch();
+                b2.append(entry(1, 4, "req-d", put("d", "4")));
+                follower.commit(b2);
+            }
+        }
+        // ... and they are durable in the installed store.
+        try (ReplicaStore follower = ReplicaStore.open(followerDir)) {
+            assertEquals(List.of("req-a", "req-c", "req-d"), ids(follower));
+            assertEquals(new LogPosition(1, 3), follower.requestIds().get(1).position());
+        }
+    }
+
+    @Test
+    void requestIdsArePrunedByTheWindowsCountInSteps() {
+        int n = ReplicaStore.REQUEST_ID_PRUNE_STEP + 76;
+        try (ReplicaStore s = ReplicaStore.open(dir)) {
+            s.retainRequestIds(10, Long.MAX_VALUE);
+            ReplicaStore.Batch b = s.newBatch();
+            for (int i = 1; i <= n; i++) {
+                b.append(entry(1, i, "req" + i, put("k", "v" + i)));
+            }
+            s.commit(b);
+            List<ReplicaStore.RequestId> kept = s.requestIds();
+            assertEquals(10, kept.size());
+            assertEquals(n - 9, kept.get(0).position().lsn(), "the newest ten are kept");
+            // Below the step nothing is pruned: the family holds at most the window plus a step.
+            for (int i = n + 1; i <= n + 20; i++) {
+                ReplicaStore.Batch one = s.newBatch();
+                one.append(entry(1, i, "req" + i, put("k", "v" + i)));
+                s.commit(one);
+            }
+            assertEquals(30, s.requestIds().size());
+        }
+        // After a restart the store still knows what it holds, and prunes it at the next step.
+        try (ReplicaStore s = ReplicaStore.open(dir)) {
+            s.retainRequestIds(10, Long.MAX_VALUE);
+            long last = s.applied().lsn();
+            ReplicaStore.Batch b = s.newBatch();
+            for (long i = last + 1; i <= last + ReplicaStore.REQUEST_ID_PRUNE_STEP; i++) {
+                b.append(entry(1, i, "req" + i, put("k", "v" + i)));
+            }
+            s.commit(b);
+            List<ReplicaStore.RequestId> kept = s.requestIds();
+            assertEquals(10, kept.size());
+            assertEquals("req" + (last + ReplicaStore.REQUEST_ID_PRUNE_STEP), kept.get(9).requestId());
+        }
+    }
+
+    @Test
+    void requestIdsArePrunedByAgeAgainstTheLogsOwnTimestamps() {
+        // Every other entry has an id: a step's worth of ids.
+        int n = 2 * ReplicaStore.REQUEST_ID_PRUNE_STEP;
+        try (ReplicaStore s = ReplicaStore.open(dir)) {
+            s.retainRequestIds(Integer.MAX_VALUE, 100);
+            ReplicaStore.Batch b = s.newBatch();
+            for (int i = 1; i <= n; i++) {
+                // entry() stamps lsn i with 1000 + i: the newest is 1000 + n.
+                b.append(entry(1, i, i % 2 == 0 ? "req" + i : "", put("k", "v" + i)));
+            }
+            s.commit(b);
+            List<ReplicaStore.RequestId> kept = s.requestIds();
+            assertEquals(n - 100, kept.get(0).position().lsn(), "ids written more than 100 ms before the newest entry go");
+            assertEquals(n, kept.get(kept.size() - 1).position().lsn());
+            assertEquals(51, kept.size());
+        }
+    }
+
+    @Test
+    void truncationForgetsTheRolledBackRequestIds() {
+        EpochHistory h = EpochHistory.empty().withEpoch(1, 1, "r1").withEpoch(2, 3, "r2");
+        try (ReplicaStore s = ReplicaStore.open(dir)) {
+            ReplicaStore.Batch b = s.newBatch();
+            for (int i = 1; i <= 4; i++) {
+                b.append(entry(1, i, "req" + i, put("k", "v" + i)));
+            }
+            s.commit(b);
+            s.truncateAfter(2, meta(2, h), 5000);
+            assertEquals(List.of("req1", "req2"), ids(s));
+            ReplicaStore.Batch b2 = s.newBatch();
+            b2.append(entry(2, 3, "req3-again", put("k", "w")));
+            s.commit(b2);
+        }
+        try (ReplicaStore s = ReplicaStore.open(dir)) {
+            assertEquals(List.of("req1", "req2", "req3-again"), ids(s));
+            assertEquals(new LogPosition(2, 3), s.requestIds().get(2).position());
+        }
+    }
 }
