@@ -402,16 +402,34 @@ public final class ReplicaStore implements AutoCloseable {
         private DurableMeta newMeta;
         private Map<String, String> newAddresses;
         private LogPosition lastAppended;
+        /** The batch committed just before this one, while it may still be being written; else null. */
+        private Batch after;
+
+        private Batch(Batch after) {
+            this.after = after;
+        }
 
         /** The state of {@code key} as it will be once this batch is committed. */
         public Optional<StoredValue> current(String key) {
             Optional<StoredValue> o = overlay.get(key);
-            return o != null ? o : get(key);
+            if (o != null) {
+                return o;
+            }
+            return after != null ? after.current(key) : get(key);
+        }
+
+        /**
+         * The batch this one was staged behind is committed: read through to the store from now
+         * on (and let it be collected; otherwise every batch would hold on to all earlier ones).
+         */
+        public void predecessorCommitted() {
+            after = null;
         }
 
         /** Appends {@code entry} (the next lsn) and applies its mutations. */
         public void append(LogEntry entry) {
-            long expected = (lastAppended != null ? lastAppended : applied).lsn() + 1;
+            long expected = (lastAppended != null ? lastAppended
+                    : after != null && after.lastAppended != null ? after.lastAppended : applied).lsn() + 1;
             if (entry.getLsn() != expected) {
                 throw new IllegalStateException("append of lsn " + entry.getLsn() + " but the log ends at " + (expected - 1));
             }
@@ -478,7 +496,16 @@ public final class ReplicaStore implements AutoCloseable {
     }
 
     public Batch newBatch() {
-        return new Batch();
+        return new Batch(null);
+    }
+
+    /**
+     * A batch staged behind {@code inFlight} (null: none), which is being committed on another
+     * thread: its reads and lsn checks see {@code inFlight}'s changes before they reach the store.
+     * Commit it after {@code inFlight}, and call {@link Batch#predecessorCommitted} before that.
+     */
+    public Batch newBatchAfter(Batch inFlight) {
+        return new Batch(inFlight);
     }
 
     /** Writes the batch with one fsync; returns the nanoseconds the synced write took. */

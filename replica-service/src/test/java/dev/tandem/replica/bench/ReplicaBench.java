@@ -39,8 +39,9 @@ import org.HdrHistogram.Histogram;
  *
  * <p>System properties: {@code bench.seconds} (measured seconds per cell, default 8),
  * {@code bench.warmup-seconds} (default 2, before each cell), {@code bench.cluster-warmup-seconds}
- * (default 20: writes with {@code one} at the largest client count before the first cell, unmeasured;
- * without it the first cells measure the replicas' JIT compilation: 2.5x fewer writes/s on 2 cores),
+ * (default 60: writes with {@code one} at the largest client count before the first cell, unmeasured;
+ * without it the first cells measure the replicas' JIT compilation: after 20 s the C2 compiler
+ * threads still took a third of the two cores, and {@code one} at 16 clients ran 5x slower),
  * {@code bench.clients} (default 16,64),
  * {@code bench.concerns} (default leader,one,majority,all), {@code bench.value-bytes} (default 100),
  * {@code bench.transports} (default pipeline,unary).
@@ -66,7 +67,7 @@ public final class ReplicaBench {
             String leaderUrl = cluster.process("r1").httpUrl();
             ManagedChannel channel = ManagedChannelBuilder.forTarget(cluster.process("r1").address()).usePlaintext().build();
             KvPipeline pipeline = new KvPipeline(channel, timers, 10_000);
-            int clusterWarmup = Integer.getInteger("bench.cluster-warmup-seconds", 20);
+            int clusterWarmup = Integer.getInteger("bench.cluster-warmup-seconds", 60);
             if (clusterWarmup > 0) {
                 System.out.println("warming the cluster up for " + clusterWarmup + " s (not measured)");
                 run(channel, transports.get(0).equals("unary") ? null : pipeline, leaderUrl, WriteConcern.WRITE_CONCERN_ONE, clients.stream().max(Integer::compare).orElse(16), 0,

@@ -78,6 +78,34 @@ class ReplicaStoreTest {
     }
 
     @Test
+    void aBatchStagedBehindOneBeingWrittenSeesItsChangesAndCommitsAfterIt() throws Exception {
+        try (ReplicaStore s = ReplicaStore.open(dir)) {
+            ReplicaStore.Batch first = s.newBatch();
+            first.append(entry(1, 1, "a", put("x", "1"), put("y", "1"), put("z", "1")));
+            ReplicaStore.Batch second = s.newBatchAfter(first);
+            // Before the first is durable, the second already resolves against it.
+            assertEquals("1", new String(second.current("x").orElseThrow().value()));
+            assertThrows(IllegalStateException.class, () -> second.append(entry(1, 1, "", put("x", "dup"))));
+            second.append(entry(1, 2, "b", put("x", "2"), del("y")));
+            // The first is written on another thread (the replica's syncer) while the second waits.
+            var writer = java.util.concurrent.Executors.newSingleThreadExecutor();
+            try {
+                writer.submit(() -> s.commit(first)).get();
+            } finally {
+                writer.shutdown();
+            }
+            assertEquals(new LogPosition(1, 1), s.applied());
+            second.predecessorCommitted();
+            assertEquals("1", new String(second.current("z").orElseThrow().value()), "reads through to the store now");
+            assertTrue(second.current("y").isEmpty(), "its own changes still first");
+            s.commit(second);
+            assertEquals(new LogPosition(1, 2), s.applied());
+            assertEquals("2", new String(s.get("x").orElseThrow().value()));
+            assertTrue(s.get("y").isEmpty());
+        }
+    }
+
+    @Test
     void appendOutOfOrderIsAProgrammerError() {
         try (ReplicaStore s = ReplicaStore.open(dir)) {
             ReplicaStore.Batch b = s.newBatch();
