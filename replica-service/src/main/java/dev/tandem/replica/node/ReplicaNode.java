@@ -785,16 +785,13 @@ public final class ReplicaNode implements AutoCloseable {
      * instead of two or three, and with closed-loop clients each fsync carries more of them.
      */
     private void startFlush() {
-        if (batch == null || syncing != null) {
+        if (syncing != null) {
             return;
         }
-        ReplicaStore.Batch b = batch;
-        batch = null;
-        if (b.isEmpty()) {
-            b.close();
+        ReplicaStore.Batch b = takeStaged();
+        if (b == null) {
             return;
         }
-        b.predecessorCommitted();
         syncing = b;
         CompletableFuture<Flushed> done = new CompletableFuture<>();
         syncDone = done;
@@ -831,17 +828,24 @@ public final class ReplicaNode implements AutoCloseable {
         if (syncing != null) {
             onFlushed(now, syncDone.join());
         }
-        if (batch == null) {
-            return;
+        ReplicaStore.Batch b = takeStaged();
+        if (b != null) {
+            afterCommit(now, b.entries().size(), store.commit(b));
         }
+    }
+
+    /** The staged batch, detached and ready to commit (nothing is in flight before it); null if none. */
+    private ReplicaStore.Batch takeStaged() {
         ReplicaStore.Batch b = batch;
         batch = null;
-        if (b.isEmpty()) {
-            b.close();
-            return;
+        if (b == null || b.isEmpty()) {
+            if (b != null) {
+                b.close();
+            }
+            return null;
         }
         b.predecessorCommitted();
-        afterCommit(now, b.entries().size(), store.commit(b));
+        return b;
     }
 
     private void afterCommit(long now, int entries, long nanos) {
