@@ -78,11 +78,15 @@ public final class KvPipeline implements AutoCloseable {
                 return CompletableFuture.failedFuture(Status.CANCELLED.withDescription("pipeline closed").asRuntimeException());
             }
             long id = ++nextCallId;
-            if (stream == null) {
-                stream = new Stream();
-                stream.requests = KvServiceGrpc.newStub(channel).pipeline(stream);
+            Stream s = stream;
+            if (s == null) {
+                s = new Stream();
+                stream = s;
+                // On a channel that cannot connect this fails at once, on this thread: the stream
+                // then ends (endedWith set, `stream` cleared) before the call below is sent.
+                s.requests = KvServiceGrpc.newStub(channel).pipeline(s);
             }
-            p.stream = stream;
+            p.stream = s;
             inFlight.put(id, p);
             // Registered before the timer and the send, so neither can find the call missing.
             p.timeout = timers.schedule(() -> fail(id, Status.DEADLINE_EXCEEDED
@@ -92,7 +96,12 @@ public final class KvPipeline implements AutoCloseable {
                     forget(id);
                 }
             });
-            stream.requests.onNext(call.setCallId(id).setTimeoutMs((int) Math.min(Integer.MAX_VALUE, timeoutMs)).build());
+            Status ended = s.endedWith;
+            if (ended != null) {
+                fail(id, ended);
+            } else {
+                s.requests.onNext(call.setCallId(id).setTimeoutMs((int) Math.min(Integer.MAX_VALUE, timeoutMs)).build());
+            }
         }
         return p.future;
     }
@@ -147,6 +156,8 @@ public final class KvPipeline implements AutoCloseable {
     /** One opened stream; when it ends, the calls sent on it fail and the next call opens another. */
     private final class Stream implements StreamObserver<KvResult> {
         StreamObserver<KvCall> requests;
+        /** Why the stream ended, once it has; calls sent on it after that fail with this at once. */
+        volatile Status endedWith;
 
         @Override
         public void onNext(KvResult r) {
@@ -167,6 +178,7 @@ public final class KvPipeline implements AutoCloseable {
         }
 
         private void ended(Status status) {
+            endedWith = status;
             synchronized (KvPipeline.this) {
                 if (stream == this) {
                     stream = null;

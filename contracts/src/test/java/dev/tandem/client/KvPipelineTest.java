@@ -144,6 +144,27 @@ class KvPipelineTest {
     }
 
     @Test
+    void callsToAReplicaThatCannotBeReachedFailAtOnceWithUnavailable() throws Exception {
+        int port = server.getPort();
+        server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        // directExecutor, as the router's channels: the stream then fails on the calling thread,
+        // inside call() (this was a NullPointerException once).
+        ManagedChannel dead = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().directExecutor().build();
+        try {
+            KvPipeline p = new KvPipeline(dead, timers, 100);
+            for (int i = 0; i < 3; i++) {
+                long t0 = System.nanoTime();
+                ExecutionException e = assertThrows(ExecutionException.class, () -> p.get(get("k"), 5_000).get(10, TimeUnit.SECONDS));
+                assertEquals(Status.Code.UNAVAILABLE, Status.fromThrowable(e.getCause()).getCode(), String.valueOf(e.getCause()));
+                assertTrue(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0) < 4_000, "failed at once, not at its timeout");
+            }
+            assertEquals(0, p.inFlight());
+        } finally {
+            dead.shutdownNow();
+        }
+    }
+
+    @Test
     void callsBeyondTheLimitFailAtOnceAndCancelledCallsAreForgotten() throws Exception {
         KvPipeline p = new KvPipeline(channel, timers, 2);
         CompletableFuture<GetResponse> a = p.get(get("a"), 5_000);
