@@ -43,6 +43,24 @@ class ReplicaStoreTest {
         return Mutation.newBuilder().setDeleteKey(k).build();
     }
 
+    /** Checkpoints {@code leader} and copies the files to {@code incoming}, as a fetch would; returns its position. */
+    private static LogPosition shipCheckpoint(ReplicaStore leader, Path leaderDir, Path incoming) throws java.io.IOException {
+        Path cp = leaderDir.resolve("snapshots/snap");
+        LogPosition at = leader.checkpoint(cp);
+        Files.createDirectories(incoming);
+        for (Path f : ReplicaStore.filesOf(cp)) {
+            Files.copy(f, incoming.resolve(f.getFileName()));
+        }
+        return at;
+    }
+
+    /** Commits one entry in a batch of its own. */
+    private static void commitOne(ReplicaStore s, LogEntry e) {
+        ReplicaStore.Batch b = s.newBatch();
+        b.append(e);
+        s.commit(b);
+    }
+
     private static LogEntry entry(long epoch, long lsn, String requestId, Mutation... ms) {
         return LogEntry.newBuilder().setEpoch(epoch).setLsn(lsn).setTimestampMs(1000 + lsn).setRequestId(requestId)
                 .addAllMutations(List.of(ms)).build();
@@ -176,9 +194,7 @@ class ReplicaStoreTest {
             assertEquals(2, s.rollbackFiles().countEntries());
 
             // The log continues from the truncation point in the new epoch.
-            ReplicaStore.Batch b3 = s.newBatch();
-            b3.append(entry(2, 3, "e", put("changed", "epoch2")));
-            s.commit(b3);
+            commitOne(s, entry(2, 3, "e", put("changed", "epoch2")));
             assertEquals("epoch2", value(s, "changed"));
         }
         try (ReplicaStore s = ReplicaStore.open(dir)) {
@@ -190,9 +206,7 @@ class ReplicaStoreTest {
     @Test
     void scanPagesByPrefixWithCursor() {
         try (ReplicaStore s = ReplicaStore.open(dir)) {
-            ReplicaStore.Batch b = s.newBatch();
-            b.append(entry(1, 1, "", put("a/1", "1"), put("a/2", "2"), put("a/3", "3"), put("b/1", "x"), put("a", "root")));
-            s.commit(b);
+            commitOne(s, entry(1, 1, "", put("a/1", "1"), put("a/2", "2"), put("a/3", "3"), put("b/1", "x"), put("a", "root")));
             ReplicaStore.ScanPage p1 = s.scan("a/", "", 2);
             assertEquals(List.of("a/1", "a/2"), p1.items().stream().map(ReplicaStore.KeyState::key).toList());
             assertEquals("a/2", p1.nextCursor());
@@ -207,9 +221,7 @@ class ReplicaStoreTest {
     void compactionDropsOldEntriesButKeepsState() {
         try (ReplicaStore s = ReplicaStore.open(dir)) {
             for (int i = 1; i <= 10; i++) {
-                ReplicaStore.Batch b = s.newBatch();
-                b.append(entry(1, i, "", put("k", "v" + i)));
-                s.commit(b);
+                commitOne(s, entry(1, i, "", put("k", "v" + i)));
             }
             s.compactBefore(8);
             assertEquals(8, s.logStartLsn());
@@ -229,22 +241,15 @@ class ReplicaStoreTest {
             b.append(entry(1, 1, "", put("a", "1")));
             b.append(entry(1, 2, "", put("b", "2")));
             leader.commit(b);
-            Path cp = leaderDir.resolve("snapshots/snap");
-            LogPosition at = leader.checkpoint(cp);
             Path incoming = followerDir.resolve("incoming-1");
-            Files.createDirectories(incoming);
-            for (Path f : ReplicaStore.filesOf(cp)) {
-                Files.copy(f, incoming.resolve(f.getFileName()));
-            }
+            LogPosition at = shipCheckpoint(leader, leaderDir, incoming);
             follower.installSnapshot(incoming, at, meta(1, h), Map.of("r1", "127.0.0.1:1"));
             assertEquals(at, follower.applied());
             assertEquals(3, follower.logStartLsn());
             assertEquals("2", value(follower, "b"));
             assertEquals(leader.digest().sha256Hex(), follower.digest().sha256Hex());
             assertEquals(Role.FOLLOWER, follower.meta().role());
-            ReplicaStore.Batch b2 = follower.newBatch();
-            b2.append(entry(1, 3, "", put("c", "3")));
-            follower.commit(b2);
+            commitOne(follower, entry(1, 3, "", put("c", "3")));
             assertEquals("3", value(follower, "c"));
         }
     }
@@ -269,22 +274,15 @@ class ReplicaStoreTest {
             assertTrue(leader.readEntries(1, 3, Long.MAX_VALUE).isEmpty());
             assertEquals(List.of("req-a", "req-c"), ids(leader));
 
-            Path cp = leaderDir.resolve("snapshots/snap");
-            LogPosition at = leader.checkpoint(cp);
             Path incoming = followerDir.resolve("incoming-1");
-            Files.createDirectories(incoming);
-            for (Path f : ReplicaStore.filesOf(cp)) {
-                Files.copy(f, incoming.resolve(f.getFileName()));
-            }
+            LogPosition at = shipCheckpoint(leader, leaderDir, incoming);
             try (ReplicaStore follower = ReplicaStore.open(followerDir)) {
                 follower.installSnapshot(incoming, at, meta(1, h), Map.of("r1", "127.0.0.1:1"));
                 assertEquals(4, follower.logStartLsn());
                 assertTrue(follower.readEntries(1, 3, Long.MAX_VALUE).isEmpty(), "the follower has no log before the snapshot");
                 assertEquals(List.of(new ReplicaStore.RequestId("req-a", new LogPosition(1, 1), 1001),
                         new ReplicaStore.RequestId("req-c", new LogPosition(1, 3), 1003)), follower.requestIds());
-                ReplicaStore.Batch b2 = follower.newBatch();
-                b2.append(entry(1, 4, "req-d", put("d", "4")));
-                follower.commit(b2);
+                commitOne(follower, entry(1, 4, "req-d", put("d", "4")));
             }
         }
         // ... and they are durable in the installed store.
@@ -309,9 +307,7 @@ class ReplicaStoreTest {
             assertEquals(n - 9, kept.get(0).position().lsn(), "the newest ten are kept");
             // Below the step nothing is pruned: the family holds at most the window plus a step.
             for (int i = n + 1; i <= n + 20; i++) {
-                ReplicaStore.Batch one = s.newBatch();
-                one.append(entry(1, i, "req" + i, put("k", "v" + i)));
-                s.commit(one);
+                commitOne(s, entry(1, i, "req" + i, put("k", "v" + i)));
             }
             assertEquals(30, s.requestIds().size());
         }
@@ -360,9 +356,7 @@ class ReplicaStoreTest {
             s.commit(b);
             s.truncateAfter(2, meta(2, h), 5000);
             assertEquals(List.of("req1", "req2"), ids(s));
-            ReplicaStore.Batch b2 = s.newBatch();
-            b2.append(entry(2, 3, "req3-again", put("k", "w")));
-            s.commit(b2);
+            commitOne(s, entry(2, 3, "req3-again", put("k", "w")));
         }
         try (ReplicaStore s = ReplicaStore.open(dir)) {
             assertEquals(List.of("req1", "req2", "req3-again"), ids(s));
