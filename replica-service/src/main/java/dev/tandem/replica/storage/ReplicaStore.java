@@ -80,12 +80,22 @@ public final class ReplicaStore implements AutoCloseable {
      */
     static final int REQUEST_ID_PRUNE_STEP = 1024;
 
+    /** Memtable budget of the data family (RocksDB makes its write buffers a quarter of it). */
+    static final long DATA_MEMTABLE_BUDGET_BYTES = 128L << 20;
+    /** Memtable budget of each of the other families. */
+    static final long LOG_MEMTABLE_BUDGET_BYTES = 64L << 20;
+    /** Block cache of the data family, in MiB. */
+    static final long DATA_BLOCK_CACHE_MIB = 64;
+
     private final Path dataDir;
     private final Path dbDir;
     private final RollbackFiles rollback;
 
     private DBOptions dbOptions;
+    /** Options of the log, undo, meta and requests families: written in lsn order, read by range. */
     private ColumnFamilyOptions cfOptions;
+    /** Options of the data family: every write reads the keys it changes (condition, undo record). */
+    private ColumnFamilyOptions dataCfOptions;
     private RocksDB db;
     private ColumnFamilyHandle dataCf;
     private ColumnFamilyHandle logCf;
@@ -140,18 +150,32 @@ public final class ReplicaStore implements AutoCloseable {
         return s;
     }
 
+    /**
+     * The column families, in handle order, with fresh options. The data family gets RocksDB's
+     * point-lookup tuning (bloom filters in its memtables and tables, a block cache): a write's
+     * reads of the keys it changes otherwise searched every memtable's skip list, which profiling
+     * showed as the largest single cost of a follower's driver. The memtables are kept at 32 MiB
+     * (data) and 16 MiB (the others) instead of RocksDB's level-style default of 128 MiB, so a
+     * read searches shorter lists and a replica's memory stays near a few hundred MiB.
+     */
+    private List<ColumnFamilyDescriptor> columnFamilies() {
+        cfOptions = new ColumnFamilyOptions().optimizeLevelStyleCompaction(LOG_MEMTABLE_BUDGET_BYTES);
+        dataCfOptions = new ColumnFamilyOptions().optimizeLevelStyleCompaction(DATA_MEMTABLE_BUDGET_BYTES)
+                .optimizeForPointLookup(DATA_BLOCK_CACHE_MIB);
+        return List.of(
+                new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, cfOptions),
+                new ColumnFamilyDescriptor("data".getBytes(StandardCharsets.UTF_8), dataCfOptions),
+                new ColumnFamilyDescriptor("log".getBytes(StandardCharsets.UTF_8), cfOptions),
+                new ColumnFamilyDescriptor("undo".getBytes(StandardCharsets.UTF_8), cfOptions),
+                new ColumnFamilyDescriptor("meta".getBytes(StandardCharsets.UTF_8), cfOptions),
+                new ColumnFamilyDescriptor("requests".getBytes(StandardCharsets.UTF_8), cfOptions));
+    }
+
     private void openDb() {
         try {
-            cfOptions = new ColumnFamilyOptions().optimizeLevelStyleCompaction();
             dbOptions = new DBOptions().setCreateIfMissing(true).setCreateMissingColumnFamilies(true)
                     .setMaxBackgroundJobs(2);
-            List<ColumnFamilyDescriptor> descriptors = List.of(
-                    new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, cfOptions),
-                    new ColumnFamilyDescriptor("data".getBytes(StandardCharsets.UTF_8), cfOptions),
-                    new ColumnFamilyDescriptor("log".getBytes(StandardCharsets.UTF_8), cfOptions),
-                    new ColumnFamilyDescriptor("undo".getBytes(StandardCharsets.UTF_8), cfOptions),
-                    new ColumnFamilyDescriptor("meta".getBytes(StandardCharsets.UTF_8), cfOptions),
-                    new ColumnFamilyDescriptor("requests".getBytes(StandardCharsets.UTF_8), cfOptions));
+            List<ColumnFamilyDescriptor> descriptors = columnFamilies();
             List<ColumnFamilyHandle> handles = new ArrayList<>();
             Files.createDirectories(dbDir);
             db = RocksDB.open(dbOptions, dbDir.toString(), descriptors, handles);
@@ -746,15 +770,8 @@ public final class ReplicaStore implements AutoCloseable {
 
     private void openAt(Path dir) {
         try {
-            cfOptions = new ColumnFamilyOptions();
             dbOptions = new DBOptions().setCreateIfMissing(false).setCreateMissingColumnFamilies(true);
-            List<ColumnFamilyDescriptor> descriptors = List.of(
-                    new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, cfOptions),
-                    new ColumnFamilyDescriptor("data".getBytes(StandardCharsets.UTF_8), cfOptions),
-                    new ColumnFamilyDescriptor("log".getBytes(StandardCharsets.UTF_8), cfOptions),
-                    new ColumnFamilyDescriptor("undo".getBytes(StandardCharsets.UTF_8), cfOptions),
-                    new ColumnFamilyDescriptor("meta".getBytes(StandardCharsets.UTF_8), cfOptions),
-                    new ColumnFamilyDescriptor("requests".getBytes(StandardCharsets.UTF_8), cfOptions));
+            List<ColumnFamilyDescriptor> descriptors = columnFamilies();
             List<ColumnFamilyHandle> handles = new ArrayList<>();
             db = RocksDB.open(dbOptions, dir.toString(), descriptors, handles);
             dataCf = handles.get(1);
@@ -787,6 +804,7 @@ public final class ReplicaStore implements AutoCloseable {
         db = null;
         dbOptions.close();
         cfOptions.close();
+        dataCfOptions.close();
     }
 
     @Override

@@ -21,11 +21,16 @@ import java.net.http.HttpResponse;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BiConsumer;
+import java.util.function.Supplier;
 import org.HdrHistogram.Recorder;
 import org.HdrHistogram.Histogram;
 
@@ -65,7 +70,7 @@ public final class ReplicaBench {
         try (ReplicaCluster cluster = new ReplicaCluster("bench", 3, Map.of()).startAll()) {
             cluster.form("r1", 1);
             String leaderUrl = cluster.process("r1").httpUrl();
-            ManagedChannel channel = ManagedChannelBuilder.forTarget(cluster.process("r1").address()).usePlaintext().build();
+            ManagedChannel channel = ManagedChannelBuilder.forTarget(cluster.process("r1").address()).usePlaintext().directExecutor().build();
             KvPipeline pipeline = new KvPipeline(channel, timers, 10_000);
             int clusterWarmup = Integer.getInteger("bench.cluster-warmup-seconds", 60);
             if (clusterWarmup > 0) {
@@ -105,31 +110,57 @@ public final class ReplicaBench {
         AtomicLong ok = new AtomicLong();
         AtomicLong errors = new AtomicLong();
         ByteString value = ByteString.copyFrom(new byte[valueBytes]);
+        Supplier<WriteRequest> next = () -> WriteRequest.newBuilder().setWriteConcern(concern)
+                .addOps(Op.newBuilder().setPut(Put.newBuilder().setKey("bench/" + ThreadLocalRandom.current().nextInt(100_000)).setValue(value)))
+                .build();
+        BiConsumer<Long, WriteResponse> record = (t0, r) -> {
+            if (measuring.get()) {
+                if (r != null && r.getError().getCode() == ErrorCode.OK) {
+                    recorder.recordValue((System.nanoTime() - t0) / 1000);
+                    ok.incrementAndGet();
+                } else {
+                    errors.incrementAndGet();
+                }
+            }
+        };
         List<Thread> threads = new ArrayList<>();
+        CountDownLatch pipelinedDone = new CountDownLatch(pipeline == null ? 0 : clients);
         for (int t = 0; t < clients; t++) {
+            if (pipeline != null) {
+                // Closed loop without a thread per client: the next write leaves from the callback
+                // of the last one (on the channel's event loop), as an application server would
+                // send it, so the client spends no CPU on waking threads.
+                new Object() {
+                    void send() {
+                        if (stop.get()) {
+                            pipelinedDone.countDown();
+                            return;
+                        }
+                        long t0 = System.nanoTime();
+                        pipeline.write(next.get(), 10_000).whenComplete((r, e) -> {
+                            record.accept(t0, e == null ? r : null);
+                            if (e == null) {
+                                send();
+                            } else {
+                                // A failed call may complete at once: go on from another stack.
+                                CompletableFuture.delayedExecutor(1, TimeUnit.MILLISECONDS).execute(this::send);
+                            }
+                        });
+                    }
+                }.send();
+                continue;
+            }
             Thread th = new Thread(() -> {
                 KvServiceGrpc.KvServiceBlockingStub stub = KvServiceGrpc.newBlockingStub(channel);
                 while (!stop.get()) {
-                    String key = "bench/" + ThreadLocalRandom.current().nextInt(100_000);
                     long t0 = System.nanoTime();
-                    WriteRequest w = WriteRequest.newBuilder().setWriteConcern(concern)
-                            .addOps(Op.newBuilder().setPut(Put.newBuilder().setKey(key).setValue(value))).build();
                     WriteResponse r;
                     try {
-                        r = pipeline == null ? stub.write(w) : pipeline.write(w, 10_000).get();
+                        r = stub.write(next.get());
                     } catch (Exception e) {
-                        errors.incrementAndGet();
-                        continue;
+                        r = null;
                     }
-                    long took = System.nanoTime() - t0;
-                    if (measuring.get()) {
-                        if (r.getError().getCode() == ErrorCode.OK) {
-                            recorder.recordValue(took / 1000);
-                            ok.incrementAndGet();
-                        } else {
-                            errors.incrementAndGet();
-                        }
-                    }
+                    record.accept(t0, r);
                 }
             });
             th.start();
@@ -152,6 +183,7 @@ public final class ReplicaBench {
         for (Thread th : threads) {
             th.join();
         }
+        pipelinedDone.await();
         double meanBatch = (after[1] - before[1]) == 0 ? 0 : (after[0] - before[0]) / (after[1] - before[1]);
         return String.format("%-9s %7d %10.0f %9.2f %9.2f %9.2f %10.1f %9.2f %8d", WriteConcerns.name(concern), clients,
                 ok.get() / (elapsed / 1e9), h.getValueAtPercentile(50) / 1000.0, h.getValueAtPercentile(99) / 1000.0,
