@@ -132,6 +132,13 @@ public final class RouterBench {
                                     .compose(resp -> resp.body().map(body -> resp.statusCode() == 200))
                                     .onComplete(ar -> done.accept(ar.succeeded() && ar.result()))));
                 }
+                // The same reads from wrk, a load generator in C like pgbench: the JVM client above
+                // spends a large share of this 2-core machine's CPU on its own HTTP work.
+                if (WRK != null) {
+                    for (String level : System.getProperty("bench.levels", "session,eventual").split(",")) {
+                        results.add(wrk("router GET, " + level + ", wrk", router.port(), level, tokens));
+                    }
+                }
                 results.add(run("router GET, session, 1 client", 1, (client, done) ->
                         http.request(HttpMethod.GET, "/v1/kv/bench/" + ThreadLocalRandom.current().nextInt(KEYS))
                                 .compose(req -> req.putHeader("Tandem-Session", tokens[0]).send())
@@ -234,6 +241,38 @@ public final class RouterBench {
                 h.getValueAtPercentile(99) / 1000.0, h.getValueAtPercentile(99.9) / 1000.0, errors.get());
         System.out.println(r);
         return r;
+    }
+
+    /** wrk on PATH, or null: the wrk rows are then left out (bin/bench-router installs it). */
+    private static final String WRK = java.util.stream.Stream.of(System.getenv("PATH").split(":"))
+            .map(d -> java.nio.file.Path.of(d, "wrk")).filter(java.nio.file.Files::isExecutable)
+            .map(java.nio.file.Path::toString).findFirst().orElse(null);
+
+    /**
+     * Runs wrk against the router with CLIENTS connections on 2 threads: WARMUP_SECONDS unmeasured,
+     * then SECONDS measured. Its Lua script (bin/wrk-reads.lua) prints the figures in one line.
+     */
+    private static Result wrk(String name, int port, String level, String[] tokens) throws Exception {
+        Result result = null;
+        for (int seconds : new int[] {WARMUP_SECONDS, SECONDS}) {
+            List<String> cmd = new ArrayList<>(List.of(WRK, "-t", "2", "-c", String.valueOf(CLIENTS), "-d", seconds + "s",
+                    "--timeout", "5s", "-s", "bin/wrk-reads.lua", "http://127.0.0.1:" + port, "--", String.valueOf(KEYS), level));
+            cmd.addAll(List.of(tokens));
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            if (p.waitFor() != 0) {
+                throw new IllegalStateException("wrk failed: " + out);
+            }
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile(
+                    "wrk-result requests=(\\d+) seconds=([\\d.]+) p50us=(\\d+) p99us=(\\d+) p999us=(\\d+) errors=(\\d+)").matcher(out);
+            if (!m.find()) {
+                throw new IllegalStateException("no result line in wrk's output: " + out);
+            }
+            result = new Result(name, Long.parseLong(m.group(1)) / Double.parseDouble(m.group(2)), Long.parseLong(m.group(3)) / 1000.0,
+                    Long.parseLong(m.group(4)) / 1000.0, Long.parseLong(m.group(5)) / 1000.0, Long.parseLong(m.group(6)));
+        }
+        System.out.println(result);
+        return result;
     }
 
     private static double addedMeanMs(String metrics) {
