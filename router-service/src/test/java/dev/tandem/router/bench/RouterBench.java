@@ -39,7 +39,7 @@ import org.HdrHistogram.Histogram;
  * command). Closed loop: each of N clients keeps exactly one request in flight.
  *
  * <p>System properties: bench.clients (16), bench.seconds (15 per run), bench.router-warmup-seconds (30), bench.warmup-seconds (10),
- * bench.keys (1000), bench.value-bytes (100), bench.levels (session,eventual).
+ * bench.keys (1000), bench.value-bytes (100), bench.levels (session,eventual), bench.router-properties (none; "k=v,k=v").
  */
 public final class RouterBench {
 
@@ -67,7 +67,14 @@ public final class RouterBench {
                 CLIENTS, SECONDS, WARMUP_SECONDS, KEYS, VALUE_BYTES, Runtime.getRuntime().availableProcessors());
         try (TandemCluster cluster = new TandemCluster("bench", 3, Map.of())) {
             cluster.formWithLeader("r1");
-            ServiceProcess router = cluster.startRouter("bench-router", Map.of());
+            // bench.router-properties: settings for the router under test, "k=v,k=v" (e.g. to compare event-loop counts).
+            Map<String, String> routerProperties = new java.util.TreeMap<>();
+            for (String kv : System.getProperty("bench.router-properties", "").split(",")) {
+                if (!kv.isBlank()) {
+                    routerProperties.put(kv.substring(0, kv.indexOf('=')).trim(), kv.substring(kv.indexOf('=') + 1).trim());
+                }
+            }
+            ServiceProcess router = cluster.startRouter("bench-router", routerProperties);
             java.net.http.HttpClient setup = java.net.http.HttpClient.newHttpClient();
             awaitLeader(setup, router);
 
