@@ -4,12 +4,19 @@
 -- Each request reads a random key of bench/0..keys-1 with the next session token in turn, so the
 -- 16 sessions of the JVM clients keep their pinning. Prints one line RouterBench parses.
 local keys, level, tokens, n = 1000, "session", {}, 0
+local threads = 0
+
+-- Runs once per wrk thread before it starts: a seed of its own, so threads read different keys.
+function setup(thread)
+  threads = threads + 1
+  thread:set("seed", threads)
+end
 
 function init(args)
   keys = tonumber(args[1])
   level = args[2]
   for i = 3, #args do tokens[#tokens + 1] = args[i] end
-  math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)"), 16) % 100000)
+  math.randomseed(os.time() * 100 + seed)
 end
 
 function request()
