@@ -24,7 +24,8 @@ class SessionTokenTest {
 
     @Test
     void rejectsMalformedTokensWithAReason() {
-        for (String bad : new String[] {null, "", "v2.0123456789abcdef.1.1", "v1.xyz.1.1", "v1.0123456789abcdef.1", "v1.0123456789abcdef.a.1"}) {
+        for (String bad : new String[] {null, "", "v2.0123456789abcdef.1.1", "v1.xyz.1.1", "v1.0123456789abcdef.1", "v1.0123456789abcdef.a.1",
+                "v1.0123456789ABCDEF.1.1", "v1.0123456789abcde.1.1", "v1.0123456789abcdef0.1.1", "v1.0123456789abcdeg.1.1", "v1.0123456789abcd/f.1.1"}) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SessionToken.parse(bad));
             assertEquals(true, e.getMessage() != null && !e.getMessage().isBlank());
         }
