@@ -37,9 +37,10 @@ import org.HdrHistogram.Histogram;
 /**
  * Durable write throughput and latency against three local replica processes, per write concern
  * and client count. Not a test: run it with {@code replica-service/bin/bench-replica} (see
- * docs/replica.md). Each client is a thread issuing one 100-byte put at a time (closed loop) over
- * a shared gRPC channel, either as unary {@code Write} calls or on the {@code Pipeline} stream the
- * router uses (both are measured in the same run, so one is the other's baseline); latency is measured at the client with HdrHistogram; the group-commit
+ * docs/replica.md). Each client issues one 100-byte put at a time (closed loop) over a shared
+ * gRPC channel, either as unary {@code Write} calls (a blocking thread per client) or on the
+ * {@code Pipeline} stream the router uses (the next put leaves from the last one's callback); both
+ * are measured in the same run, so one is the other's baseline. Latency is measured at the client with HdrHistogram; the group-commit
  * batch size is the leader's {@code tandem_replica_group_commit_entries} mean over the run.
  *
  * <p>System properties: {@code bench.seconds} (measured seconds per cell, default 8),
@@ -49,7 +50,8 @@ import org.HdrHistogram.Histogram;
  * threads still took a third of the two cores, and {@code one} at 16 clients ran 5x slower),
  * {@code bench.clients} (default 16,64),
  * {@code bench.concerns} (default leader,one,majority,all), {@code bench.value-bytes} (default 100),
- * {@code bench.transports} (default pipeline,unary).
+ * {@code bench.transports} (default pipeline,unary), {@code bench.replica-properties} (replica
+ * settings, "k=v,k=v"; default none).
  */
 public final class ReplicaBench {
 
@@ -67,7 +69,7 @@ public final class ReplicaBench {
         }
         List<String> transports = List.of(System.getProperty("bench.transports", "pipeline,unary").split(","));
         ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor();
-        try (ReplicaCluster cluster = new ReplicaCluster("bench", 3, Map.of()).startAll()) {
+        try (ReplicaCluster cluster = new ReplicaCluster("bench", 3, replicaProperties()).startAll()) {
             cluster.form("r1", 1);
             String leaderUrl = cluster.process("r1").httpUrl();
             ManagedChannel channel = ManagedChannelBuilder.forTarget(cluster.process("r1").address()).usePlaintext().directExecutor().build();
@@ -99,6 +101,17 @@ public final class ReplicaBench {
                     + seconds + " s per cell, " + Runtime.getRuntime().availableProcessors() + " cores");
             rows.forEach(System.out::println);
         }
+    }
+
+    /** bench.replica-properties: settings for the replicas under test, "k=v,k=v" (e.g. tandem.replica.commit-delay-us=200). */
+    private static Map<String, String> replicaProperties() {
+        Map<String, String> p = new java.util.TreeMap<>();
+        for (String kv : System.getProperty("bench.replica-properties", "").split(",")) {
+            if (!kv.isBlank()) {
+                p.put(kv.substring(0, kv.indexOf('=')).trim(), kv.substring(kv.indexOf('=') + 1).trim());
+            }
+        }
+        return p;
     }
 
     /** One cell; {@code pipeline} null = unary calls on {@code channel}. */
