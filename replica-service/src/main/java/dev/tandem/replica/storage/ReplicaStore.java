@@ -151,12 +151,11 @@ public final class ReplicaStore implements AutoCloseable {
     }
 
     /**
-     * The column families, in handle order, with fresh options. The data family gets RocksDB's
-     * point-lookup tuning (bloom filters in its memtables and tables, a block cache): a write's
-     * reads of the keys it changes otherwise searched every memtable's skip list, which profiling
-     * showed as the largest single cost of a follower's driver. The memtables are kept at 32 MiB
-     * (data) and 16 MiB (the others) instead of RocksDB's level-style default of 128 MiB, so a
-     * read searches shorter lists and a replica's memory stays near a few hundred MiB.
+     * The column families, in handle order, with fresh options. Every write reads the keys it
+     * changes, so the data family gets RocksDB's point-lookup tuning: bloom filters in memtables
+     * and table files (a read skips those that lack the key) and a block cache. Memtables are 32 MiB
+     * (data) and 16 MiB (the others) rather than the level-style default of 128 MiB, which with up
+     * to six memtables per family could hold gigabytes of a replica's memory.
      */
     private List<ColumnFamilyDescriptor> columnFamilies() {
         cfOptions = new ColumnFamilyOptions().optimizeLevelStyleCompaction(LOG_MEMTABLE_BUDGET_BYTES);

@@ -26,8 +26,8 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BiConsumer;
 import java.util.function.Supplier;
@@ -103,7 +103,7 @@ public final class ReplicaBench {
         }
     }
 
-    /** bench.replica-properties: settings for the replicas under test, "k=v,k=v" (e.g. tandem.replica.commit-delay-us=200). */
+    /** bench.replica-properties: settings for the replicas under test, "k=v,k=v" (e.g. tandem.replica.heartbeat-interval-ms=20). */
     private static Map<String, String> replicaProperties() {
         Map<String, String> p = new java.util.TreeMap<>();
         for (String kv : System.getProperty("bench.replica-properties", "").split(",")) {
