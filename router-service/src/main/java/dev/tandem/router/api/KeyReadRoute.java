@@ -52,8 +52,11 @@ public class KeyReadRoute {
             return; // the client went away
         }
         out.setStatusCode(r.getStatus());
-        for (Map.Entry<String, List<String>> h : r.getStringHeaders().entrySet()) {
-            out.headers().add(h.getKey(), h.getValue());
+        // getHeaders, not getStringHeaders: the latter copies every header into a new sorted map.
+        for (Map.Entry<String, List<Object>> h : r.getHeaders().entrySet()) {
+            for (Object v : h.getValue()) {
+                out.headers().add(h.getKey(), String.valueOf(v));
+            }
         }
         if (r.getMediaType() != null && !out.headers().contains("Content-Type")) {
             out.putHeader("Content-Type", r.getMediaType().toString());
