@@ -256,6 +256,25 @@ public final class ServiceProcess implements AutoCloseable {
         return dir.resolve(jar.getFileName().toString());
     }
 
+    /**
+     * Properties from {@code "k=v,k=v"} (blank: none), as benchmarks take settings for the
+     * processes they start; a part without '=' is refused with its text.
+     */
+    public static Map<String, String> propertiesFrom(String list) {
+        Map<String, String> out = new LinkedHashMap<>();
+        for (String kv : list.split(",")) {
+            if (kv.isBlank()) {
+                continue;
+            }
+            int eq = kv.indexOf('=');
+            if (eq <= 0) {
+                throw new IllegalArgumentException("expected key=value, got '" + kv.trim() + "' in '" + list + "'");
+            }
+            out.put(kv.substring(0, eq).trim(), kv.substring(eq + 1).trim());
+        }
+        return out;
+    }
+
     public static Path moduleJar(String module) {
         for (Path base : List.of(Path.of(".."), Path.of("."))) {
             Path jar = base.resolve(module).resolve("target/quarkus-app/quarkus-run.jar").toAbsolutePath().normalize();

@@ -6,9 +6,18 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class ServiceProcessTest {
+
+    @Test
+    void propertiesFromAListOfSettings() {
+        assertEquals(Map.of("a.b", "1", "c", "x=y"), ServiceProcess.propertiesFrom(" a.b = 1 ,c=x=y,"));
+        assertEquals(Map.of(), ServiceProcess.propertiesFrom(""));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ServiceProcess.propertiesFrom("a=1,oops"));
+        assertTrue(e.getMessage().contains("'oops'"), e.getMessage());
+    }
 
     @Test
     void freePortsAreDistinctAcrossACluster() {

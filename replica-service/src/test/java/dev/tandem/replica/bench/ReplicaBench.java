@@ -10,6 +10,7 @@ import dev.tandem.proto.Put;
 import dev.tandem.proto.WriteConcern;
 import dev.tandem.proto.WriteRequest;
 import dev.tandem.proto.WriteResponse;
+import dev.tandem.process.ServiceProcess;
 import dev.tandem.replica.it.ReplicaCluster;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
@@ -20,7 +21,6 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
@@ -69,7 +69,8 @@ public final class ReplicaBench {
         }
         List<String> transports = List.of(System.getProperty("bench.transports", "pipeline,unary").split(","));
         ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor();
-        try (ReplicaCluster cluster = new ReplicaCluster("bench", 3, replicaProperties()).startAll()) {
+        try (ReplicaCluster cluster = new ReplicaCluster("bench", 3,
+                ServiceProcess.propertiesFrom(System.getProperty("bench.replica-properties", ""))).startAll()) {
             cluster.form("r1", 1);
             String leaderUrl = cluster.process("r1").httpUrl();
             ManagedChannel channel = ManagedChannelBuilder.forTarget(cluster.process("r1").address()).usePlaintext().directExecutor().build();
@@ -101,17 +102,6 @@ public final class ReplicaBench {
                     + seconds + " s per cell, " + Runtime.getRuntime().availableProcessors() + " cores");
             rows.forEach(System.out::println);
         }
-    }
-
-    /** bench.replica-properties: settings for the replicas under test, "k=v,k=v" (e.g. tandem.replica.heartbeat-interval-ms=20). */
-    private static Map<String, String> replicaProperties() {
-        Map<String, String> p = new java.util.TreeMap<>();
-        for (String kv : System.getProperty("bench.replica-properties", "").split(",")) {
-            if (!kv.isBlank()) {
-                p.put(kv.substring(0, kv.indexOf('=')).trim(), kv.substring(kv.indexOf('=') + 1).trim());
-            }
-        }
-        return p;
     }
 
     /** One cell; {@code pipeline} null = unary calls on {@code channel}. */

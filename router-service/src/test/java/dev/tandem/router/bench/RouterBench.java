@@ -21,6 +21,9 @@ import io.vertx.core.http.RequestOptions;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -31,6 +34,9 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
 import org.HdrHistogram.Recorder;
 import org.HdrHistogram.Histogram;
 
@@ -68,14 +74,9 @@ public final class RouterBench {
                 CLIENTS, SECONDS, WARMUP_SECONDS, KEYS, VALUE_BYTES, Runtime.getRuntime().availableProcessors());
         try (TandemCluster cluster = new TandemCluster("bench", 3, Map.of())) {
             cluster.formWithLeader("r1");
-            // bench.router-properties: settings for the router under test, "k=v,k=v" (e.g. to compare event-loop counts).
-            Map<String, String> routerProperties = new java.util.TreeMap<>();
-            for (String kv : System.getProperty("bench.router-properties", "").split(",")) {
-                if (!kv.isBlank()) {
-                    routerProperties.put(kv.substring(0, kv.indexOf('=')).trim(), kv.substring(kv.indexOf('=') + 1).trim());
-                }
-            }
-            ServiceProcess router = cluster.startRouter("bench-router", routerProperties);
+            // Settings for the router under test (e.g. to compare event-loop counts).
+            ServiceProcess router = cluster.startRouter("bench-router",
+                    ServiceProcess.propertiesFrom(System.getProperty("bench.router-properties", "")));
             java.net.http.HttpClient setup = java.net.http.HttpClient.newHttpClient();
             awaitLeader(setup, router);
 
@@ -133,7 +134,8 @@ public final class RouterBench {
                         l.await(60, TimeUnit.SECONDS);
                     }
                 }
-                for (String level : System.getProperty("bench.levels", "session,eventual").split(",")) {
+                String[] levels = System.getProperty("bench.levels", "session,eventual").split(",");
+                for (String level : levels) {
                     results.add(run("router GET, " + level, CLIENTS, (client, done) ->
                             http.request(randomKeyGet())
                                     .compose(req -> req.putHeader("Tandem-Consistency", level).putHeader("Tandem-Session", tokens[client]).send())
@@ -143,7 +145,7 @@ public final class RouterBench {
                 // The same reads from wrk, a load generator in C like pgbench: the JVM client above
                 // spends a large share of this 2-core machine's CPU on its own HTTP work.
                 if (WRK != null) {
-                    for (String level : System.getProperty("bench.levels", "session,eventual").split(",")) {
+                    for (String level : levels) {
                         results.add(wrk("router GET, " + level + ", wrk", router.port(), level, tokens));
                     }
                 }
@@ -261,9 +263,13 @@ public final class RouterBench {
     }
 
     /** wrk on PATH, or null: the wrk rows are then left out (bin/bench-router installs it). */
-    private static final String WRK = java.util.stream.Stream.of(System.getenv("PATH").split(":"))
-            .map(d -> java.nio.file.Path.of(d, "wrk")).filter(java.nio.file.Files::isExecutable)
-            .map(java.nio.file.Path::toString).findFirst().orElse(null);
+    private static final String WRK = Stream.of(System.getenv("PATH").split(":"))
+            .map(d -> Path.of(d, "wrk")).filter(Files::isExecutable)
+            .map(Path::toString).findFirst().orElse(null);
+
+    /** The one line bin/wrk-reads.lua prints when wrk is done. */
+    private static final Pattern WRK_RESULT = Pattern.compile(
+            "wrk-result requests=(\\d+) seconds=([\\d.]+) p50us=(\\d+) p99us=(\\d+) p999us=(\\d+) errors=(\\d+)");
 
     /**
      * Runs wrk against the router with CLIENTS connections on 2 threads: WARMUP_SECONDS unmeasured,
@@ -276,12 +282,11 @@ public final class RouterBench {
                     "--timeout", "5s", "-s", "bin/wrk-reads.lua", "http://127.0.0.1:" + port, "--", String.valueOf(KEYS), level));
             cmd.addAll(List.of(tokens));
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-            String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             if (p.waitFor() != 0) {
                 throw new IllegalStateException("wrk failed: " + out);
             }
-            java.util.regex.Matcher m = java.util.regex.Pattern.compile(
-                    "wrk-result requests=(\\d+) seconds=([\\d.]+) p50us=(\\d+) p99us=(\\d+) p999us=(\\d+) errors=(\\d+)").matcher(out);
+            Matcher m = WRK_RESULT.matcher(out);
             if (!m.find()) {
                 throw new IllegalStateException("no result line in wrk's output: " + out);
             }
