@@ -86,6 +86,10 @@ public final class ReplicaStore implements AutoCloseable {
     static final long LOG_MEMTABLE_BUDGET_BYTES = 64L << 20;
     /** Block cache of the data family, in MiB. */
     static final long DATA_BLOCK_CACHE_MIB = 64;
+    /** Keys whose newest state staging remembers (see {@link RecentStates}), at most. */
+    static final int RECENT_STATES_MAX_KEYS = 65_536;
+    /** Bytes of keys and values staging remembers, at most. */
+    static final long RECENT_STATES_MAX_BYTES = 16L << 20;
 
     private final Path dataDir;
     private final Path dbDir;
@@ -119,6 +123,7 @@ public final class ReplicaStore implements AutoCloseable {
     private record HeldId(long lsn, long timestampMs) {}
 
     private final ArrayDeque<HeldId> heldIds = new ArrayDeque<>();
+    private final RecentStates recentStates = new RecentStates(RECENT_STATES_MAX_KEYS, RECENT_STATES_MAX_BYTES);
     private int idsSincePruneCheck;
     // Unbounded until the node sets the window's bounds (before its first write).
     private int requestIdMaxEntries = Integer.MAX_VALUE;
@@ -435,10 +440,14 @@ public final class ReplicaStore implements AutoCloseable {
         /** The state of {@code key} as it will be once this batch is committed. */
         public Optional<StoredValue> current(String key) {
             Optional<StoredValue> o = overlay.get(key);
-            if (o != null) {
-                return o;
+            if (o == null) {
+                o = recentStates.get(key);
             }
-            return after != null ? after.current(key) : get(key);
+            if (o == null) {
+                o = after != null ? after.current(key) : get(key);
+                recentStates.put(key, o);
+            }
+            return o;
         }
 
         /**
@@ -469,9 +478,11 @@ public final class ReplicaStore implements AutoCloseable {
                         StoredValue v = new StoredValue(m.getPut().getValue().toByteArray(), m.getPut().getContentType(), pos);
                         wb.put(dataCf, k, v.encode());
                         overlay.put(key, Optional.of(v));
+                        recentStates.put(key, Optional.of(v));
                     } else {
                         wb.delete(dataCf, k);
                         overlay.put(key, Optional.empty());
+                        recentStates.put(key, Optional.empty());
                     }
                 }
                 wb.put(logCf, MetaCodec.lsnKey(entry.getLsn()), entry.toByteArray());
@@ -629,6 +640,8 @@ public final class ReplicaStore implements AutoCloseable {
         if (toLsn < logStartLsn - 1 && applied.lsn() > toLsn) {
             throw new IllegalStateException("cannot truncate to " + toLsn + ": the log starts at " + logStartLsn);
         }
+        // Keys go back to older states below: staging must read them from the store again.
+        recentStates.clear();
         List<LogEntry> removed = readEntries(toLsn + 1, Long.MAX_VALUE, Long.MAX_VALUE);
         Path file = null;
         if (!removed.isEmpty()) {
@@ -724,6 +737,8 @@ public final class ReplicaStore implements AutoCloseable {
      * longer has; a checkpoint without them (from an older leader) installs with none.
      */
     public void installSnapshot(Path incoming, LogPosition at, DurableMeta newMeta, Map<String, String> addrs) {
+        // Every key may take another state: staging must read them from the new store.
+        recentStates.clear();
         ReplicaStore in = new ReplicaStore(incoming.getParent());
         // Open the checkpoint directly as a database to rewrite its meta before it goes live.
         in.openAt(incoming);

@@ -180,6 +180,12 @@ class ReplicaStoreTest {
             assertFalse(s.get("created").isPresent());
             assertEquals(digestAt2, s.digest().sha256Hex(), "state after truncation equals the state at the truncation point");
             assertTrue(s.readEntry(3).isEmpty());
+            // Staging remembered the newer states; after the rollback it must see the restored ones.
+            try (ReplicaStore.Batch next = s.newBatch()) {
+                assertEquals("old", new String(next.current("changed").orElseThrow().value()));
+                assertEquals("here", new String(next.current("deleted").orElseThrow().value()));
+                assertTrue(next.current("created").isEmpty());
+            }
 
             List<String> lines = Files.readAllLines(t.rollbackFile());
             assertEquals(2, lines.size());
@@ -237,6 +243,8 @@ class ReplicaStoreTest {
         Path followerDir = dir.resolve("follower");
         EpochHistory h = EpochHistory.empty().withEpoch(1, 1, "r1");
         try (ReplicaStore leader = ReplicaStore.open(leaderDir); ReplicaStore follower = ReplicaStore.open(followerDir)) {
+            // A state the follower staged itself, which the snapshot replaces.
+            commitOne(follower, entry(1, 1, "", put("a", "follower's own")));
             ReplicaStore.Batch b = leader.newBatch();
             b.append(entry(1, 1, "", put("a", "1")));
             b.append(entry(1, 2, "", put("b", "2")));
@@ -247,6 +255,9 @@ class ReplicaStoreTest {
             assertEquals(at, follower.applied());
             assertEquals(3, follower.logStartLsn());
             assertEquals("2", value(follower, "b"));
+            try (ReplicaStore.Batch next = follower.newBatch()) {
+                assertEquals("1", new String(next.current("a").orElseThrow().value()), "staging reads the installed state");
+            }
             assertEquals(leader.digest().sha256Hex(), follower.digest().sha256Hex());
             assertEquals(Role.FOLLOWER, follower.meta().role());
             commitOne(follower, entry(1, 3, "", put("c", "3")));
