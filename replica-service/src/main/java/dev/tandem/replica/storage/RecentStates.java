@@ -70,11 +70,11 @@ final class RecentStates {
     }
 
     private static long size(String key, Optional<StoredValue> state) {
-        // Keys are at most 1 KiB: UTF-16 length bounds the UTF-8 size closely enough.
+        // Heap use: a Java string holds at most two bytes per char.
         long n = OVERHEAD_BYTES + 2L * key.length();
         if (state.isPresent()) {
             StoredValue v = state.get();
-            n += v.value().length + (v.contentType() == null ? 0 : v.contentType().length());
+            n += v.value().length + (v.contentType() == null ? 0 : 2L * v.contentType().length());
         }
         return n;
     }

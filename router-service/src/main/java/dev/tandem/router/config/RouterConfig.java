@@ -40,8 +40,9 @@ public interface RouterConfig {
     int retryAfterS();
 
     /**
-     * Reads and writes waiting for one replica's answer at most, in calls; beyond it a request
-     * fails at once (503) instead of queueing without bound behind a replica that stopped answering.
+     * Reads and writes waiting for one replica's answer at most, in calls, shared evenly by the
+     * event loops (each has its own connection to the replica); beyond it a request fails at once
+     * (503) instead of queueing without bound behind a replica that stopped answering.
      */
     @WithDefault("10000")
     int maxCallsInFlightPerReplica();

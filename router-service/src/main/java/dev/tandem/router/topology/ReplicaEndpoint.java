@@ -34,9 +34,9 @@ import java.util.function.BiConsumer;
  *
  * <p>There is one channel (one connection) per HTTP event loop, a <em>lane</em>, and a get or
  * write goes on the lane of the event loop that runs its HTTP request. The request, the replica
- * call, its answer and the HTTP response then stay on one thread: with a single shared connection
- * three requests in four crossed to the connection's thread and back, each crossing a queue and a
- * wake-up of a sleeping thread, and the router measured faster with one event loop than four.
+ * call, its answer and the HTTP response then stay on one thread. With a single shared connection
+ * most requests crossed to the connection's thread and back, each crossing a queue and a wake-up
+ * of a sleeping thread: 4.2 instead of 3.3 system calls per routed read (docs/router.md).
  */
 public final class ReplicaEndpoint implements AutoCloseable {
 
