@@ -8,13 +8,11 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * The answers of one {@code Pipeline} stream. To a caller that accepts batches, answers made on
- * other threads are queued and written by one task on the stream's event loop, all that are ready
- * in one message: the writes of a group commit (completed together on the driver thread) then
- * cost one HTTP/2 frame and one system call instead of one each, on both ends. Answers made on an
- * event loop (gets served at once) go out directly: Vert.x already flushes those of one socket
- * read together, and a task of their own measured slower. Other callers, and a stream served off
- * an event loop, get one message per answer at once.
+ * The answers of one {@code Pipeline} stream. To a caller that accepts batches, answers are queued
+ * and written by one task on the stream's event loop, all that are ready in one message: the
+ * writes of a group commit (completed together on the driver thread) or the gets of one read from
+ * the socket then cost one HTTP/2 frame and one system call instead of one each, on both ends.
+ * Other callers, and a stream served off an event loop, get one message per answer at once.
  *
  * <p>Answers come from the event loop (gets), the driver (writes) and the applied-position watcher
  * (waiting gets); writes to the stream are serialised on {@code out}.
@@ -42,7 +40,7 @@ final class PipelineAnswers {
     }
 
     void send(KvResult answer) {
-        if (!batches || eventLoop == null || Context.isOnEventLoopThread()) {
+        if (!batches || eventLoop == null) {
             write(answer);
             return;
         }
