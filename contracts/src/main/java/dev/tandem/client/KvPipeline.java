@@ -100,8 +100,7 @@ public final class KvPipeline implements AutoCloseable {
             if (ended != null) {
                 fail(id, ended);
             } else {
-                s.requests.onNext(call.setCallId(id).setTimeoutMs((int) Math.min(Integer.MAX_VALUE, timeoutMs))
-                        .setAcceptsBatches(true).build());
+                s.requests.onNext(call.setCallId(id).setTimeoutMs((int) Math.min(Integer.MAX_VALUE, timeoutMs)).build());
             }
         }
         return p.future;
@@ -162,14 +161,6 @@ public final class KvPipeline implements AutoCloseable {
 
         @Override
         public void onNext(KvResult r) {
-            if (r.getBatchCount() == 0) {
-                answer(r);
-            } else {
-                r.getBatchList().forEach(this::answer);
-            }
-        }
-
-        private void answer(KvResult r) {
             Pending<?> p = forget(r.getCallId());
             if (p != null) {
                 p.complete(r);

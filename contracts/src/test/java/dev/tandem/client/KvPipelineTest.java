@@ -114,29 +114,6 @@ class KvPipelineTest {
     }
 
     @Test
-    void answersBatchedInOneMessageReachTheirOwnCalls() throws Exception {
-        KvPipeline p = new KvPipeline(channel, timers, 100);
-        List<CompletableFuture<GetResponse>> calls = new ArrayList<>();
-        KvResult.Builder batch = KvResult.newBuilder();
-        StreamObserver<KvResult> out = null;
-        for (int i = 0; i < 3; i++) {
-            calls.add(p.get(get("k" + i), 5_000));
-            Received r = received.poll(5, TimeUnit.SECONDS);
-            assertTrue(r.call().getAcceptsBatches(), "the client says it reads batches");
-            batch.addBatch(KvResult.newBuilder().setCallId(r.call().getCallId())
-                    .setGet(GetResponse.newBuilder().setFound(true).setServedBy("k" + i)));
-            out = r.out();
-        }
-        synchronized (out) {
-            out.onNext(batch.build());
-        }
-        for (int i = 0; i < 3; i++) {
-            assertEquals("k" + i, calls.get(i).get(5, TimeUnit.SECONDS).getServedBy());
-        }
-        assertEquals(0, p.inFlight());
-    }
-
-    @Test
     void anUnansweredCallTimesOutAndItsLateAnswerIsDropped() throws Exception {
         KvPipeline p = new KvPipeline(channel, timers, 100);
         CompletableFuture<GetResponse> slow = p.get(get("slow"), 100);

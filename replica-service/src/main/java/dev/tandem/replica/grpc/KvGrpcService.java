@@ -28,7 +28,6 @@ import dev.tandem.replica.storage.StoredValue;
 import io.grpc.stub.StreamObserver;
 import io.quarkus.grpc.GrpcService;
 import io.smallrye.common.annotation.Blocking;
-import io.vertx.core.Vertx;
 import java.nio.charset.StandardCharsets;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
@@ -60,40 +59,52 @@ public class KvGrpcService extends KvServiceGrpc.KvServiceImplBase {
 
     /**
      * Write and Get multiplexed on one stream. Answers go out as they are ready, in any order,
-     * tagged with the call's id, those ready together in one message to a caller that accepts
-     * batches ({@link PipelineAnswers}); a late answer is harmless here (the caller drops ids it no longer
+     * tagged with the call's id; a late answer is harmless here (the caller drops ids it no longer
      * waits for) but waits are still capped by the call's timeout so a NOT_CONFIRMED or
      * NOT_CAUGHT_UP reaches it in time.
      */
     @Override
     public StreamObserver<KvCall> pipeline(StreamObserver<KvResult> out) {
-        PipelineAnswers answers = new PipelineAnswers(out, Vertx.currentContext());
+        // Answers come from the event loop (reads), the driver (writes) and the applied-position
+        // watcher (waiting reads): one at a time on the stream.
+        Consumer<KvResult> send = r -> {
+            synchronized (out) {
+                try {
+                    out.onNext(r);
+                } catch (RuntimeException e) {
+                    // The caller closed the stream; it no longer waits for this answer.
+                }
+            }
+        };
         return new StreamObserver<>() {
             @Override
             public void onNext(KvCall call) {
-                if (call.getAcceptsBatches()) {
-                    answers.callerAcceptsBatches();
-                }
                 long budgetMs = call.getTimeoutMs() == 0 ? Long.MAX_VALUE
                         : TimeUnit.NANOSECONDS.toMillis(CallerDeadlineInterceptor.answerWithinNanos(
                                 TimeUnit.MILLISECONDS.toNanos(call.getTimeoutMs())));
                 KvResult.Builder result = KvResult.newBuilder().setCallId(call.getCallId());
                 switch (call.getCallCase()) {
-                    case WRITE -> write(call.getWrite(), budgetMs, w -> answers.send(result.setWrite(w).build()));
-                    case GET -> get(call.getGet(), budgetMs, g -> answers.send(result.setGet(g).build()));
-                    default -> answers.send(result.setError(Protos.error(ErrorCode.INVALID_ARGUMENT,
+                    case WRITE -> write(call.getWrite(), budgetMs, w -> send.accept(result.setWrite(w).build()));
+                    case GET -> get(call.getGet(), budgetMs, g -> send.accept(result.setGet(g).build()));
+                    default -> send.accept(result.setError(Protos.error(ErrorCode.INVALID_ARGUMENT,
                             "a pipelined call carries a write or a get")).build());
                 }
             }
 
             @Override
             public void onError(Throwable t) {
-                // The caller went away; answers still being prepared are dropped when sent.
+                // The caller went away; answers still being prepared are dropped by send.
             }
 
             @Override
             public void onCompleted() {
-                answers.complete();
+                synchronized (out) {
+                    try {
+                        out.onCompleted();
+                    } catch (RuntimeException e) {
+                        // Already gone.
+                    }
+                }
             }
         };
     }
