@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -37,5 +38,19 @@ class ServiceProcessTest {
         assertFalse(p.isAlive());
         assertEquals(-1, p.pid());
         assertEquals(-1, p.httpStatus("/q/health"));
+    }
+
+    @Test
+    void servicesGetTheDefaultJvmOptionsUnlessThePropertyReplacesThem() {
+        Path jar = Path.of("target/nope.jar");
+        assertEquals(List.of("-Xmx256m", "-XX:+UseG1GC"), ServiceProcess.Spec.of("x", jar, 1, Path.of("x.log")).jvmArgs());
+        System.setProperty(ServiceProcess.JVM_ARGS_PROPERTY, "  -Xmx128m   -XX:+UseParallelGC ");
+        try {
+            assertEquals(List.of("-Xmx128m", "-XX:+UseParallelGC"), ServiceProcess.Spec.of("x", jar, 1, Path.of("x.log")).jvmArgs());
+            System.setProperty(ServiceProcess.JVM_ARGS_PROPERTY, " ");
+            assertEquals(List.of(), ServiceProcess.Spec.of("x", jar, 1, Path.of("x.log")).jvmArgs());
+        } finally {
+            System.clearProperty(ServiceProcess.JVM_ARGS_PROPERTY);
+        }
     }
 }

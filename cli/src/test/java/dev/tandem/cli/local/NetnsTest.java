@@ -83,7 +83,7 @@ class NetnsTest {
         ServiceProcess.Spec spec = ServiceProcess.Spec.of("r2", Path.of("/x/quarkus-run.jar"), 7002, Path.of("/x/r2.log"))
                 .withProperty("tandem.replica.id", "r2");
         List<String> cmd = LocalProcess.command("/usr/sbin/ip", "/jdk/bin/java", spec, "10.231.0.12", "tdm-4242-r2");
-        assertEquals(List.of("/usr/sbin/ip", "netns", "exec", "tdm-4242-r2", "/jdk/bin/java", "-Xmx256m", "-XX:+UseSerialGC",
+        assertEquals(List.of("/usr/sbin/ip", "netns", "exec", "tdm-4242-r2", "/jdk/bin/java", "-Xmx256m", "-XX:+UseG1GC",
                 "-Dquarkus.http.port=7002", "-Dquarkus.http.host=10.231.0.12", "-Dtandem.replica.id=r2", "-jar", "/x/quarkus-run.jar"), cmd);
         // The PID check of every signal still finds it: the port marker is followed by another argument.
         assertTrue(String.join(" ", cmd).contains(Pids.portMarker(7002)));
