@@ -54,24 +54,22 @@ public final class ServiceProcess implements AutoCloseable {
         }
     }
 
+    /** System property whose space-separated JVM options replace {@link #DEFAULT_JVM_ARGS} (benchmarks compare collectors with it). */
+    public static final String JVM_ARGS_PROPERTY = "tandem.service-jvm-args";
+
     /**
-     * JVM options of every service started here: {@value #DEFAULT_JVM_ARGS}, or the space-separated
-     * options in the system property {@value #JVM_ARGS_PROPERTY} (benchmarks compare collectors and
-     * heaps with it). A small heap, so that five JVMs fit a laptop. G1 rather than the serial
-     * collector: a replica keeps tens of MB of middle-aged objects (recent log entries, the
-     * idempotency window, recent key states) that die in the old generation, and the serial
-     * collector cleared them with full collections of 100-180 ms every few seconds under load.
-     * Same-run replica benchmarks (docs/benchmarks.md) measured G1 at 1.11x the writes per second
-     * at 16 clients, with the slowest write 24-28 ms instead of up to 177 ms; the router measured
-     * the same reads per second with either.
+     * A small heap, so that five JVMs fit a laptop, and G1 rather than the serial collector: a
+     * replica keeps tens of MB of middle-aged objects (recent log entries, the idempotency window,
+     * recent key states) that die in the old generation, which the serial collector cleared with
+     * full collections of 100-180 ms under load (docs/benchmarks.md, Garbage collection).
      */
+    public static final String DEFAULT_JVM_ARGS = "-Xmx256m -XX:+UseG1GC";
+
+    /** JVM options of every service started here: {@link #DEFAULT_JVM_ARGS} unless {@link #JVM_ARGS_PROPERTY} is set. */
     public static List<String> defaultJvmArgs() {
         String args = System.getProperty(JVM_ARGS_PROPERTY, DEFAULT_JVM_ARGS).trim();
         return args.isEmpty() ? List.of() : List.of(args.split("\\s+"));
     }
-
-    public static final String JVM_ARGS_PROPERTY = "tandem.service-jvm-args";
-    public static final String DEFAULT_JVM_ARGS = "-Xmx256m -XX:+UseG1GC";
 
     public ServiceProcess(Spec spec) {
         this.spec = spec;
