@@ -58,21 +58,19 @@ public class KeyRoutes {
     private void put(RoutingContext rc) {
         HttpServerRequest in = rc.request();
         Buffer body = Buffer.buffer();
-        boolean[] tooLarge = {false};
         in.exceptionHandler(rc::fail);
         in.handler(chunk -> {
-            if (tooLarge[0]) {
-                return;
+            if (rc.failed()) {
+                return; // already answered 413; the rest of the body is dropped
             }
             if (body.length() + chunk.length() > maxBodyBytes) {
-                tooLarge[0] = true;
                 rc.fail(413);
             } else {
                 body.appendBuffer(chunk);
             }
         });
         in.endHandler(v -> {
-            if (!tooLarge[0]) {
+            if (!rc.failed()) {
                 answer(rc, kv.put(rc.pathParam("key"), body.getBytes(), in.getHeader("Content-Type"),
                         in.getHeader("If-Match"), in.getHeader("If-None-Match"), in.getHeader(TandemHeaders.WRITE_CONCERN),
                         in.getHeader(TandemHeaders.IDEMPOTENCY_KEY), in.getHeader(TandemHeaders.SESSION)));
