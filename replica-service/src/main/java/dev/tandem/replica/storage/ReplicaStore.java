@@ -64,7 +64,7 @@ import org.rocksdb.WriteOptions;
 public final class ReplicaStore implements AutoCloseable {
 
     static {
-        RocksDB.loadLibrary();
+        RocksDbLibrary.load(Path.of(System.getProperty("java.io.tmpdir")));
     }
 
     private static final byte[] META_DURABLE = "durable".getBytes(StandardCharsets.UTF_8);

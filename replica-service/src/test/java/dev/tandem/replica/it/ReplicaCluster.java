@@ -92,6 +92,11 @@ public final class ReplicaCluster implements AutoCloseable {
         return baseDir.resolve(id);
     }
 
+    /** The temporary directory all replicas of this cluster share. */
+    public Path tmpDir() {
+        return baseDir.resolve("tmp");
+    }
+
     public List<Member> members() {
         return processes.entrySet().stream()
                 .map(e -> Member.newBuilder().setId(e.getKey()).setAddress(e.getValue().address()).build()).toList();
