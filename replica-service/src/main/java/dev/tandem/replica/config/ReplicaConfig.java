@@ -88,6 +88,14 @@ public interface ReplicaConfig {
     @WithDefault("1000")
     int maxScanLimit();
 
+    /**
+     * Most key, value and content-type bytes in one scan page, in bytes; a page holds at least one
+     * item whatever its size. Keeps an answer under the 4 MiB a gRPC client accepts by default
+     * (1,000 values of 1 MiB would not fit), the rest follows with the cursor.
+     */
+    @WithDefault("3145728")
+    long maxScanPageBytes();
+
     /** Longest a read may wait for its min_position, in milliseconds. */
     @WithDefault("5000")
     long maxReadWaitMs();

@@ -32,6 +32,7 @@ public record ReplicaSettings(
         long idempotencyWindowMs,
         int inboxCapacity,
         int maxScanLimit,
+        long maxScanPageBytes,
         long maxReadWaitMs,
         ClusterSecret secret) {
 
@@ -65,6 +66,7 @@ public record ReplicaSettings(
         positive("tandem.replica.idempotency-window-ms", c.idempotencyWindowMs(), problems);
         positive("tandem.replica.inbox-capacity", c.inboxCapacity(), problems);
         positive("tandem.replica.max-scan-limit", c.maxScanLimit(), problems);
+        positive("tandem.replica.max-scan-page-bytes", c.maxScanPageBytes(), problems);
         if (c.maxReadWaitMs() < 0) {
             problems.add("tandem.replica.max-read-wait-ms must be >= 0");
         }
@@ -88,7 +90,7 @@ public record ReplicaSettings(
                 c.heartbeatIntervalMs(), c.confirmTimeoutMs(), c.maxKeyBytes(), c.maxValueBytes(), c.maxBatchOps(),
                 c.maxBatchBytes(), c.readyMaxLagEntries(), c.maxInFlightBytes(), c.maxRetainedEntries(),
                 c.idempotencyWindowEntries(), c.idempotencyWindowMs(), c.inboxCapacity(), c.maxScanLimit(),
-                c.maxReadWaitMs(), secret);
+                c.maxScanPageBytes(), c.maxReadWaitMs(), secret);
     }
 
     public CoreConfig coreConfig() {

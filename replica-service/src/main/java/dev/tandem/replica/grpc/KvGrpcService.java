@@ -179,7 +179,7 @@ public class KvGrpcService extends KvServiceGrpc.KvServiceImplBase {
                 reply(out, b.setError(err).build());
                 return;
             }
-            ReplicaStore.ScanPage page = node.store().scan(request.getPrefix(), request.getCursor(), limit);
+            ReplicaStore.ScanPage page = node.store().scan(request.getPrefix(), request.getCursor(), limit, node.settings().maxScanPageBytes());
             for (ReplicaStore.KeyState ks : page.items()) {
                 b.addItems(KeyValue.newBuilder().setKey(ks.key()).setValue(com.google.protobuf.ByteString.copyFrom(ks.value().value()))
                         .setContentType(ks.value().contentType()).setVersion(ks.value().version().toProto()));

@@ -257,10 +257,11 @@ public final class ReplicaStore implements AutoCloseable {
 
     /**
      * Keys starting with {@code prefix}, after {@code afterKey} (exclusive; empty = from the
-     * prefix), at most {@code limit}. Reads one RocksDB snapshot, so a page never shows half of
+     * prefix), at most {@code limit} of them and, beyond the first, at most {@code maxBytes} of
+     * keys, values and content types. Reads one RocksDB snapshot, so a page never shows half of
      * a batch; {@code applied} is the position that snapshot reflects.
      */
-    public ScanPage scan(String prefix, String afterKey, int limit) {
+    public ScanPage scan(String prefix, String afterKey, int limit, long maxBytes) {
         byte[] p = prefix.getBytes(StandardCharsets.UTF_8);
         dbLock.readLock().lock();
         Snapshot snap = db.getSnapshot();
@@ -285,12 +286,16 @@ public final class ReplicaStore implements AutoCloseable {
             }
             List<KeyState> items = new ArrayList<>();
             String next = "";
+            long bytes = 0;
             while (it.isValid() && startsWith(it.key(), p)) {
-                if (items.size() == limit) {
+                StoredValue value = items.size() == limit ? null : StoredValue.decode(it.value());
+                long itemBytes = value == null ? 0 : it.key().length + value.value().length + value.contentType().length();
+                if (value == null || (!items.isEmpty() && bytes + itemBytes > maxBytes)) {
                     next = items.get(items.size() - 1).key();
                     break;
                 }
-                items.add(new KeyState(new String(it.key(), StandardCharsets.UTF_8), StoredValue.decode(it.value())));
+                items.add(new KeyState(new String(it.key(), StandardCharsets.UTF_8), value));
+                bytes += itemBytes;
                 it.next();
             }
             return new ScanPage(items, next, at);

@@ -213,13 +213,30 @@ class ReplicaStoreTest {
     void scanPagesByPrefixWithCursor() {
         try (ReplicaStore s = ReplicaStore.open(dir)) {
             commitOne(s, entry(1, 1, "", put("a/1", "1"), put("a/2", "2"), put("a/3", "3"), put("b/1", "x"), put("a", "root")));
-            ReplicaStore.ScanPage p1 = s.scan("a/", "", 2);
+            ReplicaStore.ScanPage p1 = s.scan("a/", "", 2, Long.MAX_VALUE);
             assertEquals(List.of("a/1", "a/2"), p1.items().stream().map(ReplicaStore.KeyState::key).toList());
             assertEquals("a/2", p1.nextCursor());
-            ReplicaStore.ScanPage p2 = s.scan("a/", p1.nextCursor(), 2);
+            ReplicaStore.ScanPage p2 = s.scan("a/", p1.nextCursor(), 2, Long.MAX_VALUE);
             assertEquals(List.of("a/3"), p2.items().stream().map(ReplicaStore.KeyState::key).toList());
             assertEquals("", p2.nextCursor());
             assertEquals(new LogPosition(1, 1), p2.applied());
+        }
+    }
+
+    @Test
+    void scanPagesStopAtTheByteBudgetButHoldAtLeastOneItem() {
+        try (ReplicaStore s = ReplicaStore.open(dir)) {
+            // Each item is a 3-byte key, a 10-byte value and "text/plain": 23 bytes.
+            commitOne(s, entry(1, 1, "", put("a/1", "0123456789"), put("a/2", "0123456789"), put("a/3", "0123456789")));
+            ReplicaStore.ScanPage p1 = s.scan("a/", "", 100, 46);
+            assertEquals(List.of("a/1", "a/2"), p1.items().stream().map(ReplicaStore.KeyState::key).toList());
+            assertEquals("a/2", p1.nextCursor());
+            ReplicaStore.ScanPage p2 = s.scan("a/", p1.nextCursor(), 100, 46);
+            assertEquals(List.of("a/3"), p2.items().stream().map(ReplicaStore.KeyState::key).toList());
+            assertEquals("", p2.nextCursor());
+            ReplicaStore.ScanPage tiny = s.scan("a/", "", 100, 1);
+            assertEquals(List.of("a/1"), tiny.items().stream().map(ReplicaStore.KeyState::key).toList(), "an item over the budget still makes a page");
+            assertEquals("a/1", tiny.nextCursor());
         }
     }
 
