@@ -17,7 +17,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code bin/tandem local ...}: a cluster of separate processes on loopback, supervised like pods. */
-@Command(name = "local", description = "Run a cluster on this machine: replicas, a controller and a router as separate processes.",
+@Command(name = "local", mixinStandardHelpOptions = true, description = "Run a cluster on this machine: replicas, a controller and a router as separate processes.",
         subcommands = {LocalCommand.Up.class, LocalCommand.Down.class, LocalCommand.StatusCmd.class, LocalCommand.Kill.class,
                 LocalCommand.Pause.class, LocalCommand.Resume.class, LocalCommand.Stop.class, LocalCommand.Start.class,
                 LocalCommand.Supervise.class})
@@ -50,13 +50,17 @@ public final class LocalCommand implements Runnable {
         @Override
         public Integer call() {
             dev.tandem.common.WriteConcerns.parse(writeConcern);
+            boolean alreadyRunning = LocalCluster.find(dir.dir()).isPresent();
             try (LocalCluster c = LocalCluster.up(dir.dir(), replicas, writeConcern, restartDelayMs, System.out)) {
                 System.out.println();
                 System.out.println("router: " + c.routerUrl());
                 System.out.println("controller: " + c.controllerUrl());
                 System.out.println();
-                sampleSession(c.routerUrl());
-                System.out.println();
+                if (!alreadyRunning) {
+                    // A running cluster holds the user's data: its 'greeting' key is theirs by now.
+                    sampleSession(c.routerUrl());
+                    System.out.println();
+                }
                 System.out.println("next: bin/tandem local status | local kill r1 | chaos --kills 3 | local down");
             }
             return 0;
@@ -197,7 +201,7 @@ public final class LocalCommand implements Runnable {
         }
     }
 
-    @Command(name = "supervise", hidden = true, description = "Run the supervisor in the foreground (local up starts it detached).")
+    @Command(name = "supervise", hidden = true, mixinStandardHelpOptions = true, description = "Run the supervisor in the foreground (local up starts it detached).")
     static class Supervise implements Callable<Integer> {
         @picocli.CommandLine.Mixin DirOption dir = new DirOption();
 

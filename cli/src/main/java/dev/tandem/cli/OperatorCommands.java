@@ -15,6 +15,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -54,13 +56,14 @@ final class OperatorCommands {
                         + "): is it running? bin/tandem local status shows the local cluster's processes");
             }
             if (r.statusCode() != 200) {
-                System.err.println("router answered " + r.statusCode() + ": " + r.body());
-                return 1;
+                throw new IllegalStateException(url + "/v1/cluster answered " + r.statusCode()
+                        + ": is --router the URL of a Tandem router? (" + abbreviate(r.body()) + ")");
             }
             JsonNode n = new ObjectMapper().readTree(r.body());
+            List<String> problems = problems(n);
             if (json) {
                 System.out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(n));
-                return 0;
+                return problems.isEmpty() ? 0 : 1;
             }
             System.out.println("router " + url);
             n.fields().forEachRemaining(f -> {
@@ -79,7 +82,28 @@ final class OperatorCommands {
             } else if (replicas.isObject()) {
                 replicas.fields().forEachRemaining(f -> System.out.println("  - " + f.getKey() + " " + f.getValue()));
             }
-            return 0;
+            problems.forEach(p -> System.out.println("unhealthy: " + p));
+            return problems.isEmpty() ? 0 : 1;
+        }
+
+        /** What makes the cluster unhealthy, as the router sees it: no leader, or a replica it cannot reach. */
+        static List<String> problems(JsonNode cluster) {
+            List<String> problems = new ArrayList<>();
+            if (cluster.path("leader").isNull() || cluster.path("leader").asText().isEmpty()) {
+                problems.add("no leader: writes are refused (503) until the controller promotes one");
+            }
+            for (JsonNode rep : cluster.path("replicas")) {
+                if (!rep.path("healthy").asBoolean(true)) {
+                    problems.add("replica " + rep.path("id").asText() + " is not answering the router"
+                            + (rep.hasNonNull("error") ? " (" + rep.path("error").asText() + ")" : ""));
+                }
+            }
+            return problems;
+        }
+
+        private static String abbreviate(String body) {
+            String oneLine = body.replaceAll("\\s+", " ").trim();
+            return oneLine.length() <= 120 ? oneLine : oneLine.substring(0, 120) + "...";
         }
     }
 
