@@ -25,6 +25,8 @@ public final class ErrorCodes {
             case SESSION_WRITE_LOST: return 410;
             case CONDITION_FAILED: return 412;
             case PAYLOAD_TOO_LARGE: return 413;
+            // As the IETF httpapi Idempotency-Key draft and Stripe answer a key reused for another request.
+            case IDEMPOTENCY_KEY_REUSED: return 422;
             case NOT_LEADER:
             case UNKNOWN_EPOCH:
             case NO_LEADER:
@@ -58,6 +60,7 @@ public final class ErrorCodes {
             case SNAPSHOT_REQUIRED: return "Snapshot required";
             case UNAVAILABLE: return "Unavailable";
             case PAYLOAD_TOO_LARGE: return "Payload too large";
+            case IDEMPOTENCY_KEY_REUSED: return "Idempotency key reused for a different request";
             default: return "Internal error";
         }
     }

@@ -1,5 +1,6 @@
 package dev.tandem.replica.grpc;
 
+import com.google.protobuf.ByteString;
 import dev.tandem.common.EpochHistory;
 import dev.tandem.common.LogPosition;
 import dev.tandem.proto.Error;
@@ -19,6 +20,7 @@ import dev.tandem.proto.WriteRequest;
 import dev.tandem.proto.WriteResponse;
 import dev.tandem.replica.core.Role;
 import dev.tandem.replica.kv.KvError;
+import dev.tandem.replica.kv.RequestFingerprint;
 import dev.tandem.replica.kv.WriteValidator;
 import dev.tandem.replica.node.NodeView;
 import dev.tandem.replica.node.ReplicaLifecycle;
@@ -128,7 +130,8 @@ public class KvGrpcService extends KvServiceGrpc.KvServiceImplBase {
             // Answer NOT_CONFIRMED (with the position) while the caller still listens.
             request = request.toBuilder().setConfirmTimeoutMs((int) Math.max(1, budgetMs)).build();
         }
-        boolean queued = node.offer(new ReplicaNode.ClientWrite(request, System.nanoTime(), reply));
+        ByteString fingerprint = request.getRequestId().isEmpty() ? ByteString.EMPTY : RequestFingerprint.of(request);
+        boolean queued = node.offer(new ReplicaNode.ClientWrite(request, fingerprint, System.nanoTime(), reply));
         if (!queued) {
             reply.accept(WriteResponse.newBuilder().setError(Protos.error(ErrorCode.UNAVAILABLE,
                     "replica overloaded: " + s.inboxCapacity() + " requests already queued")).setServedBy(s.id()).build());

@@ -1,5 +1,6 @@
 package dev.tandem.replica.kv;
 
+import com.google.protobuf.ByteString;
 import dev.tandem.common.LogPosition;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -7,8 +8,10 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * Request ids of recent writes and the position each got, so that a retry (after a timeout, or
- * to another leader after failover) is applied once. Bounded by count and by age (of the entry's
+ * Request ids of recent writes, the position each got and the fingerprint of what it asked for
+ * ({@link RequestFingerprint}), so that a retry (after a timeout, or to another leader after
+ * failover) is applied once, and a request id reused for a different write is told apart from a
+ * retry instead of being answered with another write's outcome. Bounded by count and by age (of the entry's
  * leader timestamp). Maintained from the log itself (on the leader as it assigns, on followers
  * as they apply), so it survives failover; rebuilt on start and after a snapshot install from the
  * store's request-id records, which outlive log compaction and travel in snapshots, so it
@@ -16,7 +19,23 @@ import java.util.Optional;
  */
 public final class IdempotencyWindow {
 
-    private record Seen(LogPosition position, long timestampMs) {}
+    private record Seen(LogPosition position, long timestampMs, ByteString fingerprint) {}
+
+    /**
+     * An earlier write with the request id: where it is in the log and the fingerprint of its
+     * ops, empty when it was logged before replicas recorded fingerprints.
+     */
+    public record Earlier(LogPosition position, ByteString fingerprint) {
+
+        /**
+         * Whether a request with {@code fingerprint} is a retry of this write. A write logged
+         * without a fingerprint cannot be compared and counts as a retry, as every retry did
+         * before fingerprints existed; those age out of the window within its bounds.
+         */
+        public boolean isRetryOf(ByteString fingerprint) {
+            return this.fingerprint.isEmpty() || this.fingerprint.equals(fingerprint);
+        }
+    }
 
     private final int maxEntries;
     private final long maxAgeMs;
@@ -31,12 +50,16 @@ public final class IdempotencyWindow {
         this.maxAgeMs = maxAgeMs;
     }
 
-    public void record(String requestId, LogPosition position, long timestampMs) {
+    /**
+     * @param fingerprint the write's {@link RequestFingerprint}; empty for an entry logged before
+     *                    fingerprints existed
+     */
+    public void record(String requestId, LogPosition position, long timestampMs, ByteString fingerprint) {
         if (requestId.isEmpty()) {
             return;
         }
         byId.remove(requestId);
-        byId.put(requestId, new Seen(position, timestampMs));
+        byId.put(requestId, new Seen(position, timestampMs, fingerprint));
         while (byId.size() > maxEntries) {
             Iterator<String> it = byId.keySet().iterator();
             it.next();
@@ -44,14 +67,14 @@ public final class IdempotencyWindow {
         }
     }
 
-    /** The position of an earlier write with this id, if it is still within the window. */
-    public Optional<LogPosition> lookup(String requestId, long nowMs) {
+    /** The earlier write with this id, if it is still within the window. */
+    public Optional<Earlier> lookup(String requestId, long nowMs) {
         if (requestId.isEmpty()) {
             return Optional.empty();
         }
         expire(nowMs);
         Seen s = byId.get(requestId);
-        return s == null ? Optional.empty() : Optional.of(s.position());
+        return s == null ? Optional.empty() : Optional.of(new Earlier(s.position(), s.fingerprint()));
     }
 
     /** Forgets ids whose entries were rolled back (lsn > {@code toLsn}). */

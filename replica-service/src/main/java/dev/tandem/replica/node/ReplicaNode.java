@@ -1,5 +1,6 @@
 package dev.tandem.replica.node;
 
+import com.google.protobuf.ByteString;
 import dev.tandem.common.EpochHistory;
 import dev.tandem.common.LogPosition;
 import dev.tandem.proto.Ack;
@@ -87,7 +88,12 @@ public final class ReplicaNode implements AutoCloseable {
 
     public sealed interface Event {}
 
-    public record ClientWrite(WriteRequest request, long receivedNanos, Consumer<WriteResponse> reply) implements Event {}
+    /**
+     * A validated client write; {@code fingerprint} is its {@link dev.tandem.replica.kv.RequestFingerprint},
+     * computed by the handler so that hashing large batches does not hold up the driver thread.
+     */
+    public record ClientWrite(WriteRequest request, ByteString fingerprint, long receivedNanos,
+                              Consumer<WriteResponse> reply) implements Event {}
 
     public record SubscribeEv(LeaderStream stream, Subscribe subscribe) implements Event {}
 
@@ -317,9 +323,19 @@ public final class ReplicaNode implements AutoCloseable {
         }
         long timeoutMs = req.getConfirmTimeoutMs() > 0 ? req.getConfirmTimeoutMs() : settings.confirmTimeoutMs();
         long deadline = now + timeoutMs;
-        var replay = idempotency.lookup(req.getRequestId(), now);
-        if (replay.isPresent()) {
-            core.awaitConcern(replay.get(), concern, deadline, new PendingWrite(w.reply(), List.of(), concern, w.receivedNanos(), true));
+        var earlier = idempotency.lookup(req.getRequestId(), now);
+        if (earlier.isPresent()) {
+            LogPosition original = earlier.get().position();
+            if (!earlier.get().isRetryOf(w.fingerprint())) {
+                // Replaying would report another write's outcome for one that never happens.
+                reject(w, concern, Error.newBuilder().setCode(ErrorCode.IDEMPOTENCY_KEY_REUSED).setOpIndex(-1)
+                        .setMessage("request id '" + req.getRequestId() + "' was already used, at " + original
+                                + ", for a write with other operations; nothing was written. A retry must repeat"
+                                + " the original request exactly; a new write needs a new request id").build());
+                return;
+            }
+            core.awaitConcern(original, concern, deadline,
+                    new PendingWrite(w.reply(), originalResults(original), concern, w.receivedNanos(), true));
             return;
         }
         ReplicaStore.Batch b = batch();
@@ -330,13 +346,31 @@ public final class ReplicaNode implements AutoCloseable {
         }
         ConditionResolver.Resolved ok = (ConditionResolver.Resolved) r;
         LogPosition pos = core.assignNext(now);
-        LogEntry entry = LogEntry.newBuilder().setEpoch(pos.epoch()).setLsn(pos.lsn()).setTimestampMs(now)
-                .setRequestId(req.getRequestId()).addAllMutations(ok.mutations()).build();
+        LogEntry.Builder eb = LogEntry.newBuilder().setEpoch(pos.epoch()).setLsn(pos.lsn()).setTimestampMs(now)
+                .setRequestId(req.getRequestId()).addAllMutations(ok.mutations());
+        if (!req.getRequestId().isEmpty()) {
+            // What a retry is compared with and answered with, on whichever replica gets it.
+            eb.setRequestFingerprint(w.fingerprint()).addAllResults(ok.results());
+        }
+        LogEntry entry = eb.build();
         b.append(entry);
         remember(entry);
-        idempotency.record(req.getRequestId(), pos, now);
+        idempotency.record(req.getRequestId(), pos, now, w.fingerprint());
         receivedLsn = pos.lsn();
         core.awaitConcern(pos, concern, deadline, new PendingWrite(w.reply(), ok.results(), concern, w.receivedNanos(), false));
+    }
+
+    /**
+     * The results the write at {@code original} answered with: from the entry kept for shipping
+     * (it may not be committed yet), else from the store. Empty for a write logged before entries
+     * carried results; the answer then has none, as every replay had before.
+     */
+    private List<OpResult> originalResults(LogPosition original) {
+        LogEntry kept = recent.get(original.lsn());
+        if (kept != null && kept.getEpoch() == original.epoch()) {
+            return kept.getResultsList();
+        }
+        return store.originalResults(original).orElse(List.of());
     }
 
     private void reject(ClientWrite w, WriteConcern concern, Error error) {
@@ -683,7 +717,7 @@ public final class ReplicaNode implements AutoCloseable {
             }
             b.append(e);
             remember(e);
-            idempotency.record(e.getRequestId(), new LogPosition(e.getEpoch(), e.getLsn()), e.getTimestampMs());
+            idempotency.record(e.getRequestId(), new LogPosition(e.getEpoch(), e.getLsn()), e.getTimestampMs(), e.getRequestFingerprint());
         }
     }
 
@@ -917,14 +951,14 @@ public final class ReplicaNode implements AutoCloseable {
             }
             for (LogEntry e : page) {
                 if (e.getTimestampMs() >= cutoff) {
-                    idempotency.record(e.getRequestId(), new LogPosition(e.getEpoch(), e.getLsn()), e.getTimestampMs());
+                    idempotency.record(e.getRequestId(), new LogPosition(e.getEpoch(), e.getLsn()), e.getTimestampMs(), e.getRequestFingerprint());
                 }
             }
             lsn = page.get(page.size() - 1).getLsn() + 1;
         }
         for (ReplicaStore.RequestId r : kept) {
             if (r.timestampMs() >= cutoff) {
-                idempotency.record(r.requestId(), r.position(), r.timestampMs());
+                idempotency.record(r.requestId(), r.position(), r.timestampMs(), r.fingerprint());
             }
         }
     }

@@ -1,9 +1,11 @@
 package dev.tandem.replica.storage;
 
+import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.tandem.common.LogPosition;
 import dev.tandem.proto.LogEntry;
 import dev.tandem.proto.Mutation;
+import dev.tandem.proto.OpResult;
 import dev.tandem.replica.core.DurableMeta;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -41,8 +43,8 @@ import org.rocksdb.WriteOptions;
  * The replica's durable state in one RocksDB: column families {@code data} (key -> value,
  * content type, version), {@code log} (lsn big-endian -> LogEntry bytes), {@code undo} (lsn ->
  * the state each key had before that entry), {@code meta} (DurableMeta, applied position,
- * log start, member addresses) and {@code requests} (lsn -> request id of that entry, for the
- * idempotency window).
+ * log start, member addresses) and {@code requests} (lsn -> request id of that entry, the
+ * fingerprint of its ops and its original results, for the idempotency window).
  *
  * <p>Threading: reads ({@link #get}, {@link #scan}, {@link #digest}, {@link #readEntries}) are
  * safe from any thread. Writes ({@link #newBatch}, {@link #commit}, {@link #truncateAfter},
@@ -57,7 +59,8 @@ import org.rocksdb.WriteOptions;
  * compaction follows the slowest follower, not the window, and a store installed from a snapshot
  * has no log before the snapshot point, so a new leader rebuilding its window from the log alone
  * would apply a retried write twice. The {@code requests} family keeps each entry's request id
- * instead, written in the same batch as the entry, pruned by the window's own bounds (see
+ * (with the fingerprint that tells a retry from a reused id, and the results a retry is answered
+ * with) instead, written in the same batch as the entry, pruned by the window's own bounds (see
  * {@link #retainRequestIds}) rather than by log retention, and carried in checkpoints with the
  * data it describes.
  */
@@ -384,8 +387,35 @@ public final class ReplicaStore implements AutoCloseable {
         return out;
     }
 
-    /** A logged write's request id, the position its entry got and the leader's timestamp of it. */
-    public record RequestId(String requestId, LogPosition position, long timestampMs) {}
+    /**
+     * A logged write's request id, the position its entry got, the leader's timestamp of it and
+     * the fingerprint of its ops (empty for a record written before fingerprints existed).
+     */
+    public record RequestId(String requestId, LogPosition position, long timestampMs, ByteString fingerprint) {}
+
+    /**
+     * The original results of the write logged at {@code position} with a request id, to answer
+     * a retry of it: from its request-id record, else (a record pruned by age a little before the
+     * window forgot the id) from the log entry. Empty when neither has them: the write was logged
+     * before entries carried results, or the entry at that lsn is another epoch's. Driver thread.
+     */
+    public Optional<List<OpResult>> originalResults(LogPosition position) {
+        dbLock.readLock().lock();
+        try {
+            byte[] raw = db.get(requestsCf, MetaCodec.lsnKey(position.lsn()));
+            if (raw != null) {
+                RequestId record = MetaCodec.requestId(MetaCodec.lsnKey(position.lsn()), raw);
+                return record.position().equals(position) ? MetaCodec.requestResults(raw) : Optional.empty();
+            }
+        } catch (RocksDBException e) {
+            throw new IllegalStateException("cannot read the request-id record at " + position, e);
+        } finally {
+            dbLock.readLock().unlock();
+        }
+        return readEntry(position.lsn())
+                .filter(e -> e.getEpoch() == position.epoch() && e.getResultsCount() > 0)
+                .map(LogEntry::getResultsList);
+    }
 
     /**
      * Every request-id record held, in lsn order: at least the window set by
@@ -493,8 +523,7 @@ public final class ReplicaStore implements AutoCloseable {
                 wb.put(logCf, MetaCodec.lsnKey(entry.getLsn()), entry.toByteArray());
                 wb.put(undoCf, MetaCodec.lsnKey(entry.getLsn()), MetaCodec.undo(before));
                 if (!entry.getRequestId().isEmpty()) {
-                    wb.put(requestsCf, MetaCodec.lsnKey(entry.getLsn()),
-                            MetaCodec.requestId(entry.getEpoch(), entry.getTimestampMs(), entry.getRequestId()));
+                    wb.put(requestsCf, MetaCodec.lsnKey(entry.getLsn()), MetaCodec.requestRecord(entry));
                 }
             } catch (RocksDBException e) {
                 throw new IllegalStateException("cannot stage entry " + pos, e);

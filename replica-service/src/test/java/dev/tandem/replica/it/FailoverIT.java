@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.protobuf.ByteString;
 import dev.tandem.common.LogPosition;
+import dev.tandem.proto.Delete;
 import dev.tandem.proto.ErrorCode;
 import dev.tandem.proto.GetRequest;
 import dev.tandem.proto.GetResponse;
@@ -54,6 +55,12 @@ class FailoverIT {
             assertFalse(first.getReplayed());
             assertTrue(retry.getReplayed(), () -> "retry not replayed: " + retry);
             assertEquals(first.getPosition(), retry.getPosition());
+            assertEquals(first.getResultsList(), retry.getResultsList(), "the retry answers with the original results");
+            assertFalse(retry.getResults(0).getExisted());
+            // The same request id for another write is refused, and that write does not happen.
+            WriteResponse reused = c.kv("r1").write(put("idem", "other value", WriteConcern.WRITE_CONCERN_ONE));
+            assertEquals(ErrorCode.IDEMPOTENCY_KEY_REUSED, reused.getError().getCode(), () -> "reuse not refused: " + reused);
+            assertEquals("1", c.kv("r1").get(GetRequest.newBuilder().setKey("idem").build()).getValue().toStringUtf8());
             // A session read for a position not yet reached waits, then answers NOT_CAUGHT_UP.
             GetResponse ahead = c.kv("r2").get(GetRequest.newBuilder().setKey("idem").setRead(ReadRequirement.newBuilder()
                     .setMinPosition(new LogPosition(1, 1_000_000).toProto()).setWaitMs(100)).build());
@@ -99,6 +106,16 @@ class FailoverIT {
             WriteResponse replayedAfterFailover = c.kv(next).write(put("idem", "1", WriteConcern.WRITE_CONCERN_ONE));
             assertTrue(replayedAfterFailover.getReplayed(), () -> "retry after failover applied twice: " + replayedAfterFailover);
             assertEquals(first.getPosition(), replayedAfterFailover.getPosition());
+            // The new leader knows the write's fingerprint and results from the entry it received:
+            // it answers as r1 did, also for a retry with another concern, and refuses a reuse.
+            assertEquals(first.getResultsList(), replayedAfterFailover.getResultsList());
+            WriteResponse otherConcern = c.kv(next).write(put("idem", "1", WriteConcern.WRITE_CONCERN_LEADER));
+            assertTrue(otherConcern.getReplayed(), () -> "a retry with another write concern is the same write: " + otherConcern);
+            WriteResponse reusedAfterFailover = c.kv(next).write(WriteRequest.newBuilder().setWriteConcern(WriteConcern.WRITE_CONCERN_ONE)
+                    .setRequestId("req-idem").addOps(Op.newBuilder().setDelete(Delete.newBuilder().setKey("one/0"))).build());
+            assertEquals(ErrorCode.IDEMPOTENCY_KEY_REUSED, reusedAfterFailover.getError().getCode(),
+                    () -> "reuse not refused by the new leader: " + reusedAfterFailover);
+            assertTrue(c.kv(next).get(GetRequest.newBuilder().setKey("one/0").build()).getFound(), "the refused delete happened");
             for (Map.Entry<String, String> e : ackedOne.entrySet()) {
                 GetResponse g = c.kv(next).get(GetRequest.newBuilder().setKey(e.getKey()).build());
                 assertTrue(g.getFound(), "acknowledged write " + e.getKey() + " lost after failover");

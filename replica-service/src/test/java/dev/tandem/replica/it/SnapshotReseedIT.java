@@ -82,6 +82,11 @@ class SnapshotReseedIT {
             assertEquals(ErrorCode.OK, retry.getError().getCode(), () -> "retry failed: " + retry.getError());
             assertTrue(retry.getReplayed(), () -> "retry on the re-seeded leader applied twice: " + retry);
             assertEquals(first.getPosition(), retry.getPosition());
+            assertEquals(first.getResultsList(), retry.getResultsList(), "the original results travel in the snapshot too");
+            WriteResponse reused = c.kv("r3").write(idem.toBuilder().setOps(0, Op.newBuilder().setPut(Put.newBuilder().setKey("idem")
+                    .setValue(ByteString.copyFromUtf8("2")))).build());
+            assertEquals(ErrorCode.IDEMPOTENCY_KEY_REUSED, reused.getError().getCode(), () -> "reuse not refused after re-seeding: " + reused);
+            assertEquals("1", c.kv("r3").get(GetRequest.newBuilder().setKey("idem").build()).getValue().toStringUtf8());
             assertFalse(c.kv("r3").write(idem.toBuilder().setRequestId("req-after-failover").build()).getReplayed());
 
             // Self-fencing: with its only follower gone the leader's lease (400 ms) runs out and it

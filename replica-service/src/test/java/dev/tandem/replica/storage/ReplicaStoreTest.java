@@ -13,6 +13,7 @@ import dev.tandem.common.EpochHistory;
 import dev.tandem.common.LogPosition;
 import dev.tandem.proto.LogEntry;
 import dev.tandem.proto.Mutation;
+import dev.tandem.proto.OpResult;
 import dev.tandem.proto.PutValue;
 import dev.tandem.replica.core.DurableMeta;
 import dev.tandem.replica.core.Role;
@@ -23,6 +24,10 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.rocksdb.ColumnFamilyDescriptor;
+import org.rocksdb.ColumnFamilyHandle;
+import org.rocksdb.DBOptions;
+import org.rocksdb.RocksDB;
 
 class ReplicaStoreTest {
 
@@ -308,8 +313,8 @@ class ReplicaStoreTest {
                 follower.installSnapshot(incoming, at, meta(1, h), Map.of("r1", "127.0.0.1:1"));
                 assertEquals(4, follower.logStartLsn());
                 assertTrue(follower.readEntries(1, 3, Long.MAX_VALUE).isEmpty(), "the follower has no log before the snapshot");
-                assertEquals(List.of(new ReplicaStore.RequestId("req-a", new LogPosition(1, 1), 1001),
-                        new ReplicaStore.RequestId("req-c", new LogPosition(1, 3), 1003)), follower.requestIds());
+                assertEquals(List.of(new ReplicaStore.RequestId("req-a", new LogPosition(1, 1), 1001, ByteString.EMPTY),
+                        new ReplicaStore.RequestId("req-c", new LogPosition(1, 3), 1003, ByteString.EMPTY)), follower.requestIds());
                 commitOne(follower, entry(1, 4, "req-d", put("d", "4")));
             }
         }
@@ -389,6 +394,70 @@ class ReplicaStoreTest {
         try (ReplicaStore s = ReplicaStore.open(dir)) {
             assertEquals(List.of("req1", "req2", "req3-again"), ids(s));
             assertEquals(new LogPosition(2, 3), s.requestIds().get(2).position());
+        }
+    }
+
+    private static final ByteString FINGERPRINT = ByteString.copyFromUtf8("sha-256-of-the-request-ops-32-b!");
+
+    private static LogEntry withRequest(LogEntry e, boolean existed) {
+        OpResult.Builder r = OpResult.newBuilder().setExisted(existed);
+        if (existed) {
+            r.setPreviousVersion(new LogPosition(1, 1).toProto());
+        }
+        return e.toBuilder().setRequestFingerprint(FINGERPRINT).addResults(r).build();
+    }
+
+    @Test
+    void fingerprintsAndOriginalResultsOutliveTheLogAndTravelInACheckpoint() throws Exception {
+        Path leaderDir = dir.resolve("leader");
+        Path followerDir = dir.resolve("follower");
+        EpochHistory h = EpochHistory.empty().withEpoch(1, 1, "r1");
+        try (ReplicaStore leader = ReplicaStore.open(leaderDir)) {
+            ReplicaStore.Batch b = leader.newBatch();
+            b.append(withRequest(entry(1, 1, "req-a", put("a", "1")), false));
+            b.append(withRequest(entry(1, 2, "req-b", put("a", "2")), true));
+            leader.commit(b);
+            assertEquals(List.of(OpResult.newBuilder().setExisted(true).setPreviousVersion(new LogPosition(1, 1).toProto()).build()),
+                    leader.originalResults(new LogPosition(1, 2)).orElseThrow());
+            leader.compactBefore(3);
+            assertTrue(leader.readEntries(1, 2, Long.MAX_VALUE).isEmpty());
+            assertFalse(leader.originalResults(new LogPosition(1, 1)).orElseThrow().get(0).getExisted(), "from the record, not the log");
+            assertTrue(leader.originalResults(new LogPosition(2, 1)).isEmpty(), "another epoch's lsn 1 is another write");
+
+            Path incoming = followerDir.resolve("incoming-1");
+            LogPosition at = shipCheckpoint(leader, leaderDir, incoming);
+            try (ReplicaStore follower = ReplicaStore.open(followerDir)) {
+                follower.installSnapshot(incoming, at, meta(1, h), Map.of("r1", "127.0.0.1:1"));
+                assertEquals(List.of(FINGERPRINT, FINGERPRINT),
+                        follower.requestIds().stream().map(ReplicaStore.RequestId::fingerprint).toList());
+                assertTrue(follower.originalResults(new LogPosition(1, 2)).orElseThrow().get(0).getExisted());
+            }
+        }
+    }
+
+    @Test
+    void requestRecordsWrittenBeforeFingerprintsStillDecode() throws Exception {
+        try (ReplicaStore s = ReplicaStore.open(dir)) {
+            commitOne(s, entry(1, 1, "req-old", put("a", "1")));
+        }
+        // Rewrite the record as the previous version of the store wrote it: epoch, timestamp, id.
+        byte[] id = "req-old".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        byte[] legacy = java.nio.ByteBuffer.allocate(16 + id.length).putLong(1).putLong(1001).put(id).array();
+        List<ColumnFamilyDescriptor> families = java.util.stream.Stream.of("default", "data", "log", "undo", "meta", "requests")
+                .map(n -> new ColumnFamilyDescriptor(n.getBytes(java.nio.charset.StandardCharsets.UTF_8))).toList();
+        List<ColumnFamilyHandle> handles = new java.util.ArrayList<>();
+        try (DBOptions o = new DBOptions(); RocksDB db = RocksDB.open(o, dir.resolve("db").toString(), families, handles)) {
+            db.put(handles.get(5), MetaCodec.lsnKey(1), legacy);
+            // Entries of that version carried no results either.
+            db.put(handles.get(2), MetaCodec.lsnKey(1), entry(1, 1, "req-old", put("a", "1")).toByteArray());
+            handles.forEach(ColumnFamilyHandle::close);
+        }
+        try (ReplicaStore s = ReplicaStore.open(dir)) {
+            assertEquals(List.of(new ReplicaStore.RequestId("req-old", new LogPosition(1, 1), 1001, ByteString.EMPTY)), s.requestIds());
+            assertTrue(s.originalResults(new LogPosition(1, 1)).isEmpty());
+            // New records next to the old one.
+            commitOne(s, withRequest(entry(1, 2, "req-new", put("a", "2")), true));
+            assertEquals(List.of(ByteString.EMPTY, FINGERPRINT), s.requestIds().stream().map(ReplicaStore.RequestId::fingerprint).toList());
         }
     }
 }

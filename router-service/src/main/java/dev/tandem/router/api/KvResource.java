@@ -108,7 +108,8 @@ public class KvResource {
             return router.write(writeRequest(concern, idempotencyKey).addOps(Op.newBuilder().setPut(put)).build(), e -> null);
         }, (Served<WriteResponse> s, dev.tandem.common.SessionToken next) -> {
             WriteResponse r = s.response();
-            boolean created = !r.getReplayed() && r.getResultsCount() > 0 && !r.getResults(0).getExisted();
+            // A replay carries the original write's results, so a retry answers as the first call did.
+            boolean created = r.getResultsCount() > 0 && !r.getResults(0).getExisted();
             ObjectNode out = JSON.createObjectNode();
             out.put("key", key);
             out.put("version", s.position().toString());
@@ -137,7 +138,7 @@ public class KvResource {
             return router.write(writeRequest(concern, idempotencyKey).addOps(Op.newBuilder().setDelete(del)).build(), e -> null);
         }, (Served<WriteResponse> s, dev.tandem.common.SessionToken next) -> {
             WriteResponse r = s.response();
-            if (!r.getReplayed() && r.getResultsCount() > 0 && !r.getResults(0).getExisted()) {
+            if (r.getResultsCount() > 0 && !r.getResults(0).getExisted()) {
                 throw new RouterException(ErrorCode.NOT_FOUND, "key '" + key + "' did not exist; nothing was deleted", s.position(), -1, s.servedBy());
             }
             return Response.noContent().header(TandemHeaders.REPLAYED, Boolean.toString(r.getReplayed()));

@@ -58,6 +58,22 @@ class ProblemsTest {
     }
 
     @Test
+    void aReusedIdempotencyKeyIs422WithTheReplicasReason() throws Exception {
+        Error e = Error.newBuilder().setCode(ErrorCode.IDEMPOTENCY_KEY_REUSED).setOpIndex(-1)
+                .setMessage("request id 'client-order-17-create' was already used, at 1.38, for a write with other operations; nothing was written")
+                .build();
+        Response r = Problems.response(RouterException.fromReplica(e, "r1", null), TOKEN, 1);
+        assertEquals(422, r.getStatus());
+        assertEquals("application/problem+json", r.getMediaType().toString());
+        JsonNode b = body(r);
+        assertEquals("IDEMPOTENCY_KEY_REUSED", b.get("code").asText());
+        assertEquals(422, b.get("status").asInt());
+        assertEquals("https://tandem.dev/problems/idempotency-key-reused", b.get("type").asText());
+        assertTrue(b.get("detail").asText().contains("nothing was written"));
+        assertNull(r.getHeaderString("Retry-After"), "retrying the same refused request cannot succeed");
+    }
+
+    @Test
     void sessionWriteLostIs410WithTheLostPosition() throws Exception {
         Error e = Error.newBuilder().setCode(ErrorCode.SESSION_WRITE_LOST).setMessage("1.7 was rolled back")
                 .setPosition(new LogPosition(1, 7).toProto()).build();
