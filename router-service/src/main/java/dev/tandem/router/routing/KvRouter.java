@@ -290,6 +290,38 @@ public class KvRouter {
                                                       BiFunction<ReplicaEndpoint, Q, CompletableFuture<R>> call,
                                                       Function<R, Error> errorOf, Function<R, Position> appliedOf,
                                                       Function<R, String> servedByOf) {
+        if (checksToken(consistency) && token.position().epoch() > topology.current().highestEpoch()) {
+            // A failover this router has not seen yet, or a position no replica will ever reach:
+            // look again, and refuse for good only a token from an epoch no replica has heard of.
+            return topology.refreshNow().thenCompose(t -> {
+                if (noReplicaKnowsEpoch(t, token.position().epoch())) {
+                    throw new RouterException(ErrorCode.SESSION_WRITE_LOST, "the session's position " + token.position()
+                            + " is from epoch " + token.position().epoch() + ", which none of the " + t.replicas().size()
+                            + " replicas has reached (highest " + t.highestEpoch() + "): the write it records is lost or the token"
+                            + " comes from another cluster; drop the Tandem-Session header to start a new session",
+                            token.position(), -1, "");
+                }
+                return readPlanned(consistency, token, build, call, errorOf, appliedOf, servedByOf);
+            });
+        }
+        return readPlanned(consistency, token, build, call, errorOf, appliedOf, servedByOf);
+    }
+
+    /** Only when every replica answered can the router tell that none knows an epoch. */
+    static boolean noReplicaKnowsEpoch(Topology t, long epoch) {
+        return !t.replicas().isEmpty() && t.replicas().stream().allMatch(ReplicaView::healthy) && epoch > t.highestEpoch();
+    }
+
+    /** The levels that hold a read to the session's position. */
+    private static boolean checksToken(Consistency consistency) {
+        return consistency.level() == Consistency.Level.SESSION || consistency.level() == Consistency.Level.STRONG;
+    }
+
+    private <Q, R> CompletableFuture<Served<R>> readPlanned(Consistency consistency, SessionToken token,
+                                                             Function<ReadRequirement, Q> build,
+                                                             BiFunction<ReplicaEndpoint, Q, CompletableFuture<R>> call,
+                                                             Function<R, Error> errorOf, Function<R, Position> appliedOf,
+                                                             Function<R, String> servedByOf) {
         ReadPlan plan = ReadPlanner.plan(topology.current(), consistency, token, settings.sessionWaitMs());
         long[] replicaNanos = {0};
         if (plan.follower().isEmpty()) {
@@ -365,10 +397,7 @@ public class KvRouter {
      * it could take the session back in time.
      */
     static boolean coversToken(Consistency consistency, SessionToken token, Position applied) {
-        if (consistency.level() != Consistency.Level.SESSION && consistency.level() != Consistency.Level.STRONG) {
-            return true;
-        }
-        return applied.getLsn() >= token.position().lsn();
+        return !checksToken(consistency) || applied.getLsn() >= token.position().lsn();
     }
 
     static ReadRequirement requirement(Consistency consistency, SessionToken token, long waitMs, boolean requireLeader) {
