@@ -276,13 +276,14 @@ public class KvRouter {
             return CompletableFuture.completedFuture(known.get());
         }
         return topology.refreshNow().thenApply(t -> t.readLeader().flatMap(l -> topology.endpoint(l.id()))
-                .orElseThrow(() -> new RouterException(ErrorCode.NO_LEADER, noLeaderDetail(t))));
+                .orElseThrow(() -> new RouterException(ErrorCode.NO_LEADER, "no leader to serve the read: " + noLeaderDetail(t))));
     }
 
     private static String noLeaderDetail(Topology t) {
         long healthy = t.replicas().stream().filter(ReplicaView::healthy).count();
+        long lastKnownEpoch = t.replicas().stream().mapToLong(ReplicaView::epoch).max().orElse(0);
         return "no replica accepts writes right now (" + healthy + " of " + t.replicas().size()
-                + " replicas answer; highest epoch " + t.highestEpoch() + "); a failover may be in progress";
+                + " replicas answer; highest epoch seen " + lastKnownEpoch + "); a failover may be in progress";
     }
 
     private <Q, R> CompletableFuture<Served<R>> read(Consistency consistency, SessionToken token,
