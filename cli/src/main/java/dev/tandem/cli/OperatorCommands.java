@@ -231,6 +231,7 @@ final class OperatorCommands {
             System.err.printf("tandem: %s (%d): %s%n", title, status, detail);
             if (status == 401 || status == 403) {
                 System.err.println("  the secret must be the cluster's (the controller's tandem.cluster.secret): --secret-file FILE or env TANDEM_CLUSTER_SECRET");
+                return 2; // a usage error: the controller never looked at the request
             } else if (status == 503) {
                 System.err.println("  this controller is a standby; use the active one (the holder of the controller Lease)");
             } else if (status >= 500) {

@@ -116,7 +116,7 @@ class SwitchoverCommandTest {
     void aRejectedSecretSaysWhereTheSecretComesFrom() {
         status = 401;
         body = "{\"title\":\"Unauthenticated\",\"status\":401,\"detail\":\"wrong cluster secret in header Tandem-Cluster-Secret\"}";
-        assertEquals(1, run("--controller", url(), "--secret-file", secretFile.toString(), "--to", "r2"));
+        assertEquals(2, run("--controller", url(), "--secret-file", secretFile.toString(), "--to", "r2"), "a usage error, not a refusal");
         assertTrue(stderr().contains("Unauthenticated (401): wrong cluster secret"), stderr());
         assertTrue(stderr().contains("--secret-file FILE or env TANDEM_CLUSTER_SECRET"), stderr());
     }
