@@ -41,6 +41,11 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.enums.SchemaType;
+import org.eclipse.microprofile.openapi.annotations.headers.Header;
+import org.eclipse.microprofile.openapi.annotations.media.Content;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
+import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
 import org.eclipse.microprofile.openapi.annotations.parameters.Parameter;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
@@ -70,6 +75,15 @@ public class KvResource {
     @GET
     @Path("{key: .+}")
     @Produces(MediaType.WILDCARD)
+    @APIResponse(responseCode = "200", description = "The value, with its stored content type",
+            headers = @Header(name = "ETag", description = "the version \"<epoch>.<lsn>\""))
+    @APIResponse(responseCode = "304", description = "If-None-Match matched the current version (weak comparison)",
+            headers = @Header(name = "ETag", description = "the version \"<epoch>.<lsn>\""))
+    @APIResponse(responseCode = "400", description = "Malformed key or header", content = @Content(mediaType = Problems.MEDIA_TYPE))
+    @APIResponse(responseCode = "404", description = "No such key", content = @Content(mediaType = Problems.MEDIA_TYPE))
+    @APIResponse(responseCode = "410", description = "SESSION_WRITE_LOST: the session's write was lost in a failover", content = @Content(mediaType = Problems.MEDIA_TYPE))
+    @APIResponse(responseCode = "412", description = "If-Match matched no current version (strong comparison)", content = @Content(mediaType = Problems.MEDIA_TYPE))
+    @APIResponse(responseCode = "503", description = "No replica can serve the read now; see Retry-After", content = @Content(mediaType = Problems.MEDIA_TYPE))
     @Operation(summary = "Read one key", description = "Body is the stored value with its content type; ETag is the version \"<epoch>.<lsn>\". "
             + "If-None-Match (weak comparison) answers 304 when a tag matches; If-Match (strong comparison) answers 412 when none does.")
     public CompletionStage<Response> get(@Encoded @PathParam("key") String key,
@@ -143,6 +157,14 @@ public class KvResource {
     @Path("{key: .+}")
     @Consumes(MediaType.WILDCARD)
     @Produces(MediaType.APPLICATION_JSON)
+    @APIResponse(responseCode = "200", description = "Overwritten", headers = @Header(name = "ETag", description = "the new version"))
+    @APIResponse(responseCode = "201", description = "Created", headers = @Header(name = "ETag", description = "the new version"))
+    @APIResponse(responseCode = "400", description = "Malformed key, header or Content-Type; key or value too large", content = @Content(mediaType = Problems.MEDIA_TYPE))
+    @APIResponse(responseCode = "409", description = "FENCED by a newer epoch", content = @Content(mediaType = Problems.MEDIA_TYPE))
+    @APIResponse(responseCode = "412", description = "If-Match / If-None-Match did not hold; nothing written", content = @Content(mediaType = Problems.MEDIA_TYPE))
+    @APIResponse(responseCode = "413", description = "Body over the limit", content = @Content(mediaType = Problems.MEDIA_TYPE))
+    @APIResponse(responseCode = "503", description = "No leader accepts writes now; see Retry-After", content = @Content(mediaType = Problems.MEDIA_TYPE))
+    @APIResponse(responseCode = "504", description = "NOT_CONFIRMED: durable on the leader, write concern not confirmed in time", content = @Content(mediaType = Problems.MEDIA_TYPE))
     @Operation(summary = "Write one key", description = "Body bytes are the value; the content type is stored with it. "
             + "If-Match: <etag> or * and If-None-Match: * make the write conditional (412 when the condition fails). 201 when the key was created.")
     public CompletionStage<Response> put(@Encoded @PathParam("key") String key, byte[] body,
@@ -178,6 +200,12 @@ public class KvResource {
     @DELETE
     @Path("{key: .+}")
     @Produces(MediaType.APPLICATION_JSON)
+    @APIResponse(responseCode = "204", description = "Deleted")
+    @APIResponse(responseCode = "400", description = "Malformed key or header (If-None-Match is not supported)", content = @Content(mediaType = Problems.MEDIA_TYPE))
+    @APIResponse(responseCode = "404", description = "There was nothing to delete", content = @Content(mediaType = Problems.MEDIA_TYPE))
+    @APIResponse(responseCode = "412", description = "If-Match did not hold; nothing deleted", content = @Content(mediaType = Problems.MEDIA_TYPE))
+    @APIResponse(responseCode = "503", description = "No leader accepts writes now; see Retry-After", content = @Content(mediaType = Problems.MEDIA_TYPE))
+    @APIResponse(responseCode = "504", description = "NOT_CONFIRMED: durable on the leader, write concern not confirmed in time", content = @Content(mediaType = Problems.MEDIA_TYPE))
     @Operation(summary = "Delete one key", description = "204 when it existed, 404 when there was nothing to delete; If-Match makes it conditional (412).")
     public CompletionStage<Response> delete(@Encoded @PathParam("key") String key,
                                             @HeaderParam("If-Match") String ifMatch,
@@ -204,9 +232,15 @@ public class KvResource {
     @GET
     @Produces(MediaType.APPLICATION_JSON)
     @Operation(summary = "Scan keys by prefix", description = "Items in key order, values base64; pass nextCursor as cursor to continue.")
+    @APIResponse(responseCode = "200", description = "One page: {items:[{key, value (base64), contentType, version}], nextCursor}")
+    @APIResponse(responseCode = "400", description = "Malformed limit, query or header", content = @Content(mediaType = Problems.MEDIA_TYPE))
+    @APIResponse(responseCode = "410", description = "SESSION_WRITE_LOST", content = @Content(mediaType = Problems.MEDIA_TYPE))
+    @APIResponse(responseCode = "503", description = "No replica can serve the read now; see Retry-After", content = @Content(mediaType = Problems.MEDIA_TYPE))
     public CompletionStage<Response> scan(@QueryParam("prefix") String prefix,
+                                          @Parameter(description = "1..10000; absent: the replica's default", schema = @Schema(type = SchemaType.INTEGER, minimum = "1", maximum = "10000"))
                                           @QueryParam("limit") String limit,
                                           @QueryParam("cursor") String cursor,
+                                          @Parameter(description = "strong | bounded;max-staleness-ms=N | session (default) | eventual")
                                           @HeaderParam(TandemHeaders.CONSISTENCY) String consistencyHeader,
                                           @HeaderParam(TandemHeaders.SESSION) String session) {
         Exchange x = new Exchange(metrics, retryAfterS, "scan", session);

@@ -22,6 +22,8 @@ import jakarta.ws.rs.core.Response;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.media.Content;
+import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
 /**
@@ -57,6 +59,13 @@ public class TxnResource {
     @POST
     @Consumes(MediaType.WILDCARD)
     @Produces(MediaType.APPLICATION_JSON)
+    @APIResponse(responseCode = "200", description = "Applied atomically: {position, replayed, results:[{existed, previousVersion?}]}")
+    @APIResponse(responseCode = "400", description = "Malformed batch or header; too large", content = @Content(mediaType = Problems.MEDIA_TYPE))
+    @APIResponse(responseCode = "409", description = "VERSION_CONFLICT (opIndex names the op); nothing applied", content = @Content(mediaType = Problems.MEDIA_TYPE))
+    @APIResponse(responseCode = "413", description = "Body over the limit", content = @Content(mediaType = Problems.MEDIA_TYPE))
+    @APIResponse(responseCode = "415", description = "The body is not typed as JSON", content = @Content(mediaType = Problems.MEDIA_TYPE))
+    @APIResponse(responseCode = "503", description = "No leader accepts writes now; see Retry-After", content = @Content(mediaType = Problems.MEDIA_TYPE))
+    @APIResponse(responseCode = "504", description = "NOT_CONFIRMED: durable on the leader, write concern not confirmed in time", content = @Content(mediaType = Problems.MEDIA_TYPE))
     @Operation(summary = "Apply a batch atomically",
             description = "Body {\"ops\":[{\"op\":\"put|delete|check\",\"key\":..., \"value\"|\"valueBase64\":..., \"condition\":{\"version\":\"e.l\"}|{\"exists\":bool}}]}. "
                     + "409 VERSION_CONFLICT (with opIndex) when a condition fails; nothing is applied then.")
