@@ -3,6 +3,7 @@ package dev.tandem.router;
 import static io.restassured.RestAssured.given;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.hasItems;
 import static org.hamcrest.Matchers.matchesPattern;
 import static org.hamcrest.Matchers.notNullValue;
 
@@ -138,6 +139,14 @@ class RouterWithoutLeaderTest {
         given().when().get("/q/openapi?format=json").then().statusCode(200)
                 .body("paths.'/v1/kv/{key}'.put", notNullValue())
                 .body("paths.'/v1/txn'.post", notNullValue())
-                .body("paths.'/v1/cluster'.get", notNullValue());
+                .body("paths.'/v1/cluster'.get", notNullValue())
+                // Declared as the API behaves: every documented answer, limit an integer, ETag on reads.
+                .body("paths.'/v1/kv/{key}'.put.responses.keySet()", hasItems("200", "201", "400", "409", "412", "413", "503", "504"))
+                .body("paths.'/v1/kv/{key}'.get.responses.keySet()", hasItems("200", "304", "404", "410", "412", "503"))
+                .body("paths.'/v1/kv/{key}'.get.responses.'200'.headers.ETag", notNullValue())
+                .body("paths.'/v1/kv/{key}'.delete.responses.keySet()", hasItems("204", "404", "412", "504"))
+                .body("paths.'/v1/txn'.post.responses.keySet()", hasItems("200", "409", "415", "504"))
+                .body("paths.'/v1/kv'.get.parameters.find { it.name == 'limit' }.schema.type", equalTo("integer"))
+                .body("paths.'/v1/kv'.get.parameters.find { it.name == 'Tandem-Consistency' }.description", containsString("eventual"));
     }
 }

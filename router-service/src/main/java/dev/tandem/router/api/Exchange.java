@@ -56,7 +56,8 @@ final class Exchange {
         }
         return f.handle((served, err) -> {
             if (err != null) {
-                return fail(Problems.classify(err), token);
+                RouterException problem = Problems.classify(err);
+                return fail(problem, writeIsInTheLog(problem) ? token.advancedTo(problem.position()) : token);
             }
             SessionToken next = token.advancedTo(served.position());
             Response.ResponseBuilder rb;
@@ -74,6 +75,18 @@ final class Exchange {
                     .build();
         });
     }
+
+    /**
+     * A write's error that names a position (NOT_CONFIRMED: durable on the leader, concern not yet
+     * met) names the write's own log entry: the session includes it, or a read in the same session
+     * could miss it. Should a failover lose it, that read gets SESSION_WRITE_LOST, never stale data.
+     * A read's error position (SESSION_WRITE_LOST's lost position) must not move the token.
+     */
+    private boolean writeIsInTheLog(RouterException problem) {
+        return problem.position() != null && WRITES.contains(operation);
+    }
+
+    private static final java.util.Set<String> WRITES = java.util.Set.of("put", "delete", "txn");
 
     void consistency(String label) {
         this.consistency = label;

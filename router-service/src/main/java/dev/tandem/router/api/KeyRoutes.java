@@ -3,6 +3,7 @@ package dev.tandem.router.api;
 import dev.tandem.common.SessionToken;
 import io.quarkus.runtime.configuration.MemorySize;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.Router;
@@ -17,18 +18,26 @@ import java.util.concurrent.CompletionStage;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 
 /**
- * Carries the hottest requests, {@code GET} and {@code PUT /v1/kv/{key}}, on plain Vert.x routes
- * instead of through Quarkus REST. The answers are still made by {@link KvResource#get} and
- * {@link KvResource#put}, the documented JAX-RS methods (OpenAPI describes them), so both paths
+ * Carries every request to {@code /v1/kv/{key}} on plain Vert.x routes instead of through Quarkus
+ * REST. The answers are still made by {@link KvResource#get}, {@link KvResource#put} and
+ * {@link KvResource#delete}, the documented JAX-RS methods (OpenAPI describes them), so both paths
  * give identical answers; only the per-request machinery of Quarkus REST (request scope, resource
  * matching, reader and writer lookup) is skipped: JFR showed it as about half the router's CPU
  * per read and a third of its Java time per write (docs/benchmarks.md has the measured savings).
+ *
+ * <p>The key is taken from the raw request path, not from the path Vert.x matched routes on: that
+ * one is normalized ("a/../b" is "b", "x//y" is "x/y"), which would silently store another key.
  */
 @ApplicationScoped
 public class KeyRoutes {
 
-    /** A key is everything after /v1/kv/; a scan (GET /v1/kv?prefix=) has no key and stays with Quarkus REST. */
-    private static final String KEY_PATH = "/v1/kv/(?<key>.+)";
+    /**
+     * Matched against the normalized path, so it also catches an empty key ("/v1/kv/"), answered 400.
+     * A scan (GET /v1/kv?prefix=) has no key and stays with Quarkus REST.
+     */
+    private static final String KEY_PATH = "/v1/kv/.*";
+    private static final String KEY_PREFIX = "/v1/kv/";
+    static final String KEY_METHODS = "GET, HEAD, PUT, DELETE, OPTIONS";
 
     private final KvResource kv;
     private final long maxBodyBytes;
@@ -39,23 +48,48 @@ public class KeyRoutes {
     }
 
     void install(@Observes Router router) {
-        // Ahead of Quarkus REST's own routes.
-        router.getWithRegex(KEY_PATH).order(-100).handler(this::get);
-        router.putWithRegex(KEY_PATH).order(-100).handler(this::put);
+        // Ahead of Quarkus REST's own routes; every method, so that an unsupported one gets 405 with Allow here.
+        router.routeWithRegex(KEY_PATH).order(-100).handler(this::dispatch);
     }
 
-    private void get(RoutingContext rc) {
+    private void dispatch(RoutingContext rc) {
+        HttpMethod method = rc.request().method();
+        String path = rc.request().path();
+        if (path == null || !path.startsWith(KEY_PREFIX)) {
+            // e.g. /v1/x/../kv/k: only the normalized path names a key; which one the client meant is unclear.
+            HttpErrors.send(rc, 400, "INVALID_ARGUMENT", "Invalid request", "the path must start with " + KEY_PREFIX
+                    + " as sent: dot segments and empty segments before the key are not resolved (got '" + path + "')");
+            return;
+        }
+        String rawKey = path.substring(KEY_PREFIX.length());
+        if (HttpMethod.GET.equals(method) || HttpMethod.HEAD.equals(method)) {
+            get(rc, rawKey);
+        } else if (HttpMethod.PUT.equals(method)) {
+            put(rc, rawKey);
+        } else if (HttpMethod.DELETE.equals(method)) {
+            HttpServerRequest in = rc.request();
+            answer(rc, kv.delete(rawKey, in.getHeader("If-Match"), in.getHeader("If-None-Match"), in.getHeader(TandemHeaders.WRITE_CONCERN),
+                    in.getHeader(TandemHeaders.IDEMPOTENCY_KEY), in.getHeader(TandemHeaders.SESSION)));
+        } else if (HttpMethod.OPTIONS.equals(method)) {
+            HttpErrors.options(rc, KEY_METHODS);
+        } else {
+            HttpErrors.methodNotAllowed(rc, KEY_METHODS);
+        }
+    }
+
+    /** GET and HEAD: the same answer; Vert.x leaves out the body of a HEAD response and keeps its length. */
+    private void get(RoutingContext rc, String rawKey) {
         HttpServerRequest in = rc.request();
-        // pathParam is percent-decoded, as JAX-RS decodes @PathParam.
-        answer(rc, kv.get(rc.pathParam("key"), in.getHeader(TandemHeaders.CONSISTENCY), in.getHeader(TandemHeaders.SESSION)));
+        answer(rc, kv.get(rawKey, in.getHeader(TandemHeaders.CONSISTENCY), in.getHeader(TandemHeaders.SESSION),
+                in.getHeader("If-Match"), in.getHeader("If-None-Match")));
     }
 
     /**
      * Reads the body as raw bytes, whatever its content type (a form-encoded type included: Vert.x's
      * BodyHandler would decode it as a form), up to the HTTP body limit: a declared length over it
-     * never gets here (Quarkus answers 413 first), a chunked body over it gets 413 as it is read.
+     * never gets here ({@link HttpErrors} answers 413 first), a chunked body over it gets 413 as it is read.
      */
-    private void put(RoutingContext rc) {
+    private void put(RoutingContext rc, String rawKey) {
         HttpServerRequest in = rc.request();
         Buffer body = Buffer.buffer();
         in.exceptionHandler(rc::fail);
@@ -71,7 +105,7 @@ public class KeyRoutes {
         });
         in.endHandler(v -> {
             if (!rc.failed()) {
-                answer(rc, kv.put(rc.pathParam("key"), body.getBytes(), in.getHeader("Content-Type"),
+                answer(rc, kv.put(rawKey, body.getBytes(), in.getHeader("Content-Type"),
                         in.getHeader("If-Match"), in.getHeader("If-None-Match"), in.getHeader(TandemHeaders.WRITE_CONCERN),
                         in.getHeader(TandemHeaders.IDEMPOTENCY_KEY), in.getHeader(TandemHeaders.SESSION)));
             }
@@ -90,7 +124,13 @@ public class KeyRoutes {
                 // answered as INTERNAL (500, so no Retry-After is involved).
                 r = Problems.response(Problems.classify(err), SessionToken.fresh(), 1);
             }
-            write(rc.response(), r);
+            try {
+                write(rc.response(), r);
+            } catch (RuntimeException e) {
+                // Whatever failed while answering (a header that does not render, a closed stream),
+                // the client gets an answer, not a request that hangs: 500 if nothing was sent yet.
+                HttpErrors.internalError(rc, e);
+            }
         });
     }
 
@@ -105,7 +145,7 @@ public class KeyRoutes {
                 out.headers().add(h.getKey(), String.valueOf(v));
             }
         }
-        if (r.getMediaType() != null && !out.headers().contains("Content-Type")) {
+        if (!out.headers().contains("Content-Type") && r.getMediaType() != null) {
             out.putHeader("Content-Type", r.getMediaType().toString());
         }
         Object entity = r.getEntity();

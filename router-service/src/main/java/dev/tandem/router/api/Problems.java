@@ -38,6 +38,31 @@ public final class Problems {
         return new RouterException(ErrorCode.INTERNAL, "internal error in the router: " + t.getClass().getSimpleName());
     }
 
+    /**
+     * A problem found by the HTTP layer before any Tandem operation (no such path, method not
+     * allowed, unsupported media type, a body or URI too large): the same shape and session headers
+     * as {@link #response}, with a code of its own that no replica ever sends.
+     */
+    public static Response http(int status, String code, String title, String detail, SessionToken token) {
+        return Response.status(status)
+                .type(MEDIA_TYPE)
+                .entity(httpBody(status, code, title, detail))
+                .header(TandemHeaders.SESSION, token.toString())
+                .header(TandemHeaders.POSITION, token.position().toString())
+                .header(TandemHeaders.SERVED_BY, "router")
+                .build();
+    }
+
+    static String httpBody(int status, String code, String title, String detail) {
+        ObjectNode body = JSON.createObjectNode();
+        body.put("type", "https://tandem.dev/problems/" + code.toLowerCase(java.util.Locale.ROOT).replace('_', '-'));
+        body.put("title", title);
+        body.put("status", status);
+        body.put("detail", detail);
+        body.put("code", code);
+        return body.toString();
+    }
+
     public static Response response(RouterException e, SessionToken token, int retryAfterS) {
         ErrorCode code = e.code();
         int status = ErrorCodes.httpStatus(code);

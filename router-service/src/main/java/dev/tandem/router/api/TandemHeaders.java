@@ -8,6 +8,10 @@ import dev.tandem.proto.ErrorCode;
 import dev.tandem.proto.WriteConcern;
 import dev.tandem.router.routing.Consistency;
 import dev.tandem.router.routing.RouterException;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
 import java.util.Optional;
 import java.util.UUID;
 
@@ -52,7 +56,7 @@ public final class TandemHeaders {
         try {
             return Consistency.parse(header);
         } catch (IllegalArgumentException e) {
-            throw bad(CONSISTENCY + ": " + e.getMessage());
+            throw bad(named(CONSISTENCY, e.getMessage()));
         }
     }
 
@@ -63,8 +67,13 @@ public final class TandemHeaders {
         try {
             return WriteConcerns.parse(header);
         } catch (IllegalArgumentException e) {
-            throw bad(WRITE_CONCERN + ": " + e.getMessage());
+            throw bad(named(WRITE_CONCERN, e.getMessage()));
         }
+    }
+
+    /** Prefixes a parser's message with the header's name, unless the parser already named it. */
+    private static String named(String header, String message) {
+        return message.startsWith(header) ? message : header + ": " + message;
     }
 
     /**
@@ -90,6 +99,8 @@ public final class TandemHeaders {
     /**
      * The precondition of a single-key write: {@code If-Match: "<epoch>.<lsn>"} (the ETag) or
      * {@code If-Match: *} (must exist), {@code If-None-Match: *} (must not exist).
+     * If-Match compares strongly (RFC 9110 13.1.1): a weak tag {@code W/"..."} never matches, so
+     * such a write fails with 412 without reaching a replica.
      */
     public static Optional<Condition> condition(String ifMatch, String ifNoneMatch) {
         boolean hasMatch = ifMatch != null && !ifMatch.isBlank();
@@ -111,9 +122,47 @@ public final class TandemHeaders {
             if (v.contains(",")) {
                 throw bad("If-Match takes one version, got '" + ifMatch + "'");
             }
-            return Optional.of(Condition.newBuilder().setExpectedVersion(version(v, "If-Match").toProto()).build());
+            LogPosition expected = version(v, "If-Match");
+            if (v.startsWith("W/")) {
+                throw new RouterException(ErrorCode.CONDITION_FAILED, "If-Match compares strongly: the weak tag " + v
+                        + " never matches; send the ETag \"" + expected + "\" as it was returned; nothing was written");
+            }
+            return Optional.of(Condition.newBuilder().setExpectedVersion(expected.toProto()).build());
         }
         return Optional.empty();
+    }
+
+    /** Refuses a conditional header on a request that cannot honour it, rather than ignoring it. */
+    public static void noConditionalHeader(String header, String value, String request) {
+        if (value != null && !value.isBlank()) {
+            throw bad(header + " is not supported on " + request + "; remove it"
+                    + (request.startsWith("POST /v1/txn") ? " (put a \"condition\" on the ops instead)" : ""));
+        }
+    }
+
+    /**
+     * The entity tags of an If-Match or If-None-Match on a read: {@code *} (returned as a list
+     * holding only "*") or a comma-separated list of tags, each kept with its weakness so that the
+     * caller can compare strongly or weakly.
+     */
+    public static java.util.List<String> entityTags(String header, String name) {
+        java.util.List<String> tags = new java.util.ArrayList<>();
+        for (String part : header.split(",")) {
+            String t = part.trim();
+            if (t.equals("*")) {
+                tags.add("*");
+                continue;
+            }
+            String opaque = t.startsWith("W/") ? t.substring(2) : t;
+            if (opaque.length() < 2 || !opaque.startsWith("\"") || !opaque.endsWith("\"") || opaque.indexOf('"', 1) != opaque.length() - 1) {
+                throw bad(name + ": expected '*' or entity tags like \"<epoch>.<lsn>\" separated by commas, got '" + header + "'");
+            }
+            tags.add(t);
+        }
+        if (tags.isEmpty()) {
+            throw bad(name + " is empty");
+        }
+        return tags;
     }
 
     /** Parses a version as an ETag ({@code "3.17"}, optionally weak {@code W/"3.17"}) or bare ({@code 3.17}). */
@@ -140,7 +189,10 @@ public final class TandemHeaders {
         return "\"" + version + "\"";
     }
 
-    /** Keys are non-empty UTF-8 without control characters; the replica enforces its size limit. */
+    /**
+     * Keys are non-empty UTF-8 without control characters; the replica enforces its size limit.
+     * A lone surrogate (possible in JSON's "\\ud800") has no UTF-8 form: refused, never stored as '?'.
+     */
     public static String key(String key) {
         if (key == null || key.isEmpty()) {
             throw bad("the key must not be empty");
@@ -153,22 +205,167 @@ public final class TandemHeaders {
                 throw bad("the key must not contain control characters (position " + i + ")");
             }
         }
+        int lone = loneSurrogate(key);
+        if (lone >= 0) {
+            throw bad("the key is not valid Unicode: a lone surrogate at position " + lone + " has no UTF-8 form");
+        }
         return key;
+    }
+
+    /** The index of the first unpaired UTF-16 surrogate in {@code s}, or -1 when it is well formed. */
+    public static int loneSurrogate(String s) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * The key of {@code /v1/kv/{key}} from the raw (not normalized) path after the prefix, decoded
+     * strictly: every '%' starts two hex digits, and the bytes must be UTF-8. Vert.x's own decoding
+     * resolves "..", "." and "//" first and replaces invalid UTF-8 with U+FFFD, which would store a
+     * different key than the client sent.
+     */
+    public static String keyFromRawPath(String raw) {
+        byte[] bytes = new byte[raw.length() * 3];
+        int n = 0;
+        for (int i = 0; i < raw.length(); i++) {
+            char c = raw.charAt(i);
+            if (c == '%') {
+                int hi = i + 2 < raw.length() ? Character.digit(raw.charAt(i + 1), 16) : -1;
+                int lo = hi >= 0 ? Character.digit(raw.charAt(i + 2), 16) : -1;
+                if (lo < 0) {
+                    throw bad("the key has a malformed percent-encoding at position " + i + " of the path segment '"
+                            + raw.substring(i, Math.min(raw.length(), i + 3)) + "': '%' must be followed by two hex digits (send '%25' for '%')");
+                }
+                bytes[n++] = (byte) (hi * 16 + lo);
+                i += 2;
+            } else if (c < 0x80) {
+                bytes[n++] = (byte) c;
+            } else {
+                // Not valid in a request line; Vert.x passes it on as ISO-8859-1: encode it back as sent.
+                byte[] b = String.valueOf(c).getBytes(StandardCharsets.UTF_8);
+                System.arraycopy(b, 0, bytes, n, b.length);
+                n += b.length;
+            }
+        }
+        try {
+            return key(StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(ByteBuffer.wrap(bytes, 0, n)).toString());
+        } catch (CharacterCodingException e) {
+            throw bad("the key is not valid UTF-8 once percent-decoded (" + raw + ")");
+        }
+    }
+
+    /**
+     * A stored content type must parse as {@code type/subtype *(; name=value)} (RFC 9110 8.3.1):
+     * anything else is refused at write time, since a reader could not be given it back.
+     */
+    public static String contentType(String header, String what) {
+        if (header != null && !isValidMediaType(header)) {
+            throw bad(what + " must be a media type like 'text/plain; charset=utf-8' (type/subtype, optional ;name=value parameters), got '" + header + "'");
+        }
+        return header;
+    }
+
+    public static boolean isValidMediaType(String s) {
+        int i = token(s, 0);
+        if (i == 0 || i >= s.length() || s.charAt(i) != '/') {
+            return false;
+        }
+        int j = token(s, i + 1);
+        if (j == i + 1) {
+            return false;
+        }
+        while (true) {
+            j = whitespace(s, j);
+            if (j == s.length()) {
+                return true;
+            }
+            if (s.charAt(j) != ';') {
+                return false;
+            }
+            j = whitespace(s, j + 1);
+            if (j == s.length()) {
+                return true; // a trailing ';' is tolerated by every parser we know of
+            }
+            int nameEnd = token(s, j);
+            if (nameEnd == j || nameEnd >= s.length() || s.charAt(nameEnd) != '=') {
+                return false;
+            }
+            j = nameEnd + 1;
+            if (j < s.length() && s.charAt(j) == '"') {
+                j = quotedStringEnd(s, j);
+                if (j < 0) {
+                    return false;
+                }
+            } else {
+                int valueEnd = token(s, j);
+                if (valueEnd == j) {
+                    return false;
+                }
+                j = valueEnd;
+            }
+        }
+    }
+
+    private static final String TCHAR_SYMBOLS = "!#$%&'*+-.^_`|~";
+
+    private static int token(String s, int from) {
+        int i = from;
+        while (i < s.length()) {
+            char c = s.charAt(i);
+            if (!(c < 0x80 && (Character.isLetterOrDigit(c) || TCHAR_SYMBOLS.indexOf(c) >= 0))) {
+                break;
+            }
+            i++;
+        }
+        return i;
+    }
+
+    private static int whitespace(String s, int from) {
+        int i = from;
+        while (i < s.length() && (s.charAt(i) == ' ' || s.charAt(i) == '\t')) {
+            i++;
+        }
+        return i;
+    }
+
+    /** The index after the closing quote of the quoted-string opening at {@code from}, or -1. */
+    private static int quotedStringEnd(String s, int from) {
+        for (int i = from + 1; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c == '\\') {
+                i++;
+            } else if (c == '"') {
+                return i + 1;
+            } else if (c < 0x20 && c != '\t' || c == 0x7f) {
+                return -1;
+            }
+        }
+        return -1;
     }
 
     public static int scanLimit(String text) {
         if (text == null || text.isBlank()) {
             return 0;
         }
-        try {
-            int n = Integer.parseInt(text.trim());
-            if (n < 1 || n > MAX_SCAN_LIMIT) {
-                throw bad("limit must be in 1.." + MAX_SCAN_LIMIT + ", got " + n);
-            }
-            return n;
-        } catch (NumberFormatException e) {
+        String t = text.trim();
+        if (!t.matches("[+-]?[0-9]+")) {
             throw bad("limit must be a whole number, got '" + text + "'");
         }
+        java.math.BigInteger n = new java.math.BigInteger(t);
+        if (n.signum() < 1 || n.compareTo(java.math.BigInteger.valueOf(MAX_SCAN_LIMIT)) > 0) {
+            throw bad("limit must be in 1.." + MAX_SCAN_LIMIT + ", got " + t);
+        }
+        return n.intValue();
     }
 
     static RouterException bad(String detail) {

@@ -1,6 +1,9 @@
 package dev.tandem.router.api;
 
+import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.protobuf.ByteString;
@@ -38,7 +41,10 @@ public final class TxnParser {
     /** Most ops the router accepts in one request; the replica applies its own, usually smaller, limit. */
     public static final int MAX_OPS = 10_000;
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Trailing tokens fail: "{...} garbage" must not apply the batch that precedes the garbage. */
+    private static final ObjectReader JSON = new ObjectMapper()
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .readerFor(JsonNode.class);
     private static final Set<String> OP_FIELDS = Set.of("op", "key", "value", "valueBase64", "contentType", "condition");
 
     private TxnParser() {}
@@ -49,14 +55,20 @@ public final class TxnParser {
         }
         JsonNode root;
         try {
-            root = JSON.readTree(body);
+            root = JSON.readValue(body);
         } catch (JsonProcessingException e) {
-            throw bad("the body is not valid JSON: " + e.getOriginalMessage());
+            throw bad("the body is not valid JSON: " + jsonProblem(e));
         } catch (IOException e) {
             throw bad("the body could not be read: " + e.getMessage());
         }
         if (root == null || !root.isObject() || !root.has("ops") || !root.get("ops").isArray()) {
             throw bad("the body must be a JSON object {\"ops\": [...]}");
+        }
+        for (Iterator<String> it = root.fieldNames(); it.hasNext(); ) {
+            String f = it.next();
+            if (!f.equals("ops")) {
+                throw bad("the body has unknown field '" + f + "' (allowed: [ops])");
+            }
         }
         JsonNode ops = root.get("ops");
         if (ops.isEmpty()) {
@@ -83,9 +95,10 @@ public final class TxnParser {
             }
         }
         String kind = text(n, "op", i, true);
+        String rawKey = text(n, "key", i, true);
         String key;
         try {
-            key = TandemHeaders.key(text(n, "key", i, true));
+            key = TandemHeaders.key(rawKey);
         } catch (RouterException e) {
             throw new RouterException(e.code(), "ops[" + i + "]: " + e.getMessage(), null, i, "");
         }
@@ -96,13 +109,17 @@ public final class TxnParser {
                 if ((text == null) == (b64 == null)) {
                     throw bad("ops[" + i + "] (put) needs exactly one of 'value' (UTF-8 text) or 'valueBase64'");
                 }
+                if (text != null && TandemHeaders.loneSurrogate(text) >= 0) {
+                    throw bad("ops[" + i + "].value is not valid Unicode: a lone surrogate at position "
+                            + TandemHeaders.loneSurrogate(text) + " has no UTF-8 form (send binary values as valueBase64)");
+                }
                 byte[] value;
                 try {
                     value = text != null ? text.getBytes(StandardCharsets.UTF_8) : Base64.getDecoder().decode(b64);
                 } catch (IllegalArgumentException e) {
                     throw bad("ops[" + i + "].valueBase64 is not base64: " + e.getMessage());
                 }
-                String ct = text(n, "contentType", i, false);
+                String ct = TandemHeaders.contentType(text(n, "contentType", i, false), "ops[" + i + "].contentType");
                 Put.Builder p = Put.newBuilder().setKey(key).setValue(ByteString.copyFrom(value))
                         .setContentType(ct != null ? ct : text != null ? "text/plain; charset=utf-8" : KvResource.OCTET_STREAM);
                 condition(n, i, false).ifPresent(p::setCondition);
@@ -125,7 +142,11 @@ public final class TxnParser {
 
     private static java.util.Optional<Condition> condition(JsonNode n, int i, boolean required) {
         JsonNode c = n.get("condition");
-        if (c == null || c.isNull()) {
+        if (c != null && c.isNull()) {
+            // Not "no condition": a client that meant a guard and sent null must not get an unguarded write.
+            throw bad("ops[" + i + "].condition is null; omit the field for an unconditional op, or give {\"version\": \"<epoch>.<lsn>\"} or {\"exists\": true|false}");
+        }
+        if (c == null) {
             if (required) {
                 throw bad("ops[" + i + "] (check) needs a condition: {\"version\": \"<epoch>.<lsn>\"} or {\"exists\": true|false}");
             }
@@ -166,6 +187,26 @@ public final class TxnParser {
             throw bad("ops[" + i + "]." + field + " must be a string");
         }
         return v.textValue();
+    }
+
+    /**
+     * Jackson's own message without its internals (the "Source: REDACTED (StreamReadFeature...)"
+     * location suffix it appends), plus where the problem is.
+     */
+    static String jsonProblem(JsonProcessingException e) {
+        String what = e.getOriginalMessage();
+        if (what == null) {
+            what = "malformed";
+        } else if (what.startsWith("Trailing token")) {
+            what = "unexpected data after the JSON object";
+        } else {
+            int cut = what.indexOf('\n');
+            what = (cut >= 0 ? what.substring(0, cut) : what)
+                    // "start marker at [Source: REDACTED (`StreamReadFeature...` disabled); line: 1, column: 1]"
+                    .replaceAll("\\[Source: .*?; line: (\\d+), column: (\\d+)\\]", "[line $1, column $2]");
+        }
+        JsonLocation at = e.getLocation();
+        return at == null ? what : what + " (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")";
     }
 
     private static RouterException bad(String detail) {

@@ -67,7 +67,6 @@ class TandemHeadersTest {
         Condition v = TandemHeaders.condition("\"3.17\"", null).orElseThrow();
         assertEquals(3, v.getExpectedVersion().getEpoch());
         assertEquals(17, v.getExpectedVersion().getLsn());
-        assertEquals(17, TandemHeaders.condition("W/\"3.17\"", null).orElseThrow().getExpectedVersion().getLsn());
         assertEquals(17, TandemHeaders.condition("3.17", null).orElseThrow().getExpectedVersion().getLsn());
     }
 
@@ -78,6 +77,90 @@ class TandemHeadersTest {
         assertThrows(RouterException.class, () -> TandemHeaders.condition("\"1.2\", \"1.3\"", null));
         assertThrows(RouterException.class, () -> TandemHeaders.condition("\"1.0\"", null));
         assertThrows(RouterException.class, () -> TandemHeaders.condition("abc", null));
+    }
+
+    @Test
+    void aWeakIfMatchTagNeverMatchesSoTheWriteFailsWith412() {
+        // RFC 9110 13.1.1: If-Match uses the strong comparison; W/"3.17" must not pass as "3.17".
+        RouterException e = assertThrows(RouterException.class, () -> TandemHeaders.condition("W/\"3.17\"", null));
+        assertEquals(ErrorCode.CONDITION_FAILED, e.code());
+        assertTrue(e.getMessage().contains("strong"), e.getMessage());
+    }
+
+    @Test
+    void unsupportedConditionalHeadersAreRefusedNotIgnored() {
+        TandemHeaders.noConditionalHeader("If-None-Match", null, "DELETE");
+        TandemHeaders.noConditionalHeader("If-None-Match", " ", "DELETE");
+        RouterException e = assertThrows(RouterException.class, () -> TandemHeaders.noConditionalHeader("If-None-Match", "*", "DELETE"));
+        assertEquals(ErrorCode.INVALID_ARGUMENT, e.code());
+        assertTrue(e.getMessage().startsWith("If-None-Match is not supported on DELETE"), e.getMessage());
+    }
+
+    @Test
+    void entityTagListsKeepWeaknessAndRefuseGarbage() {
+        assertEquals(java.util.List.of("*"), TandemHeaders.entityTags("*", "If-None-Match"));
+        assertEquals(java.util.List.of("\"1.2\"", "W/\"1.3\""), TandemHeaders.entityTags("\"1.2\", W/\"1.3\"", "If-None-Match"));
+        for (String bad : new String[] {"1.2", "\"1.2", "W/1.2", "\"a\"b\""}) {
+            RouterException e = assertThrows(RouterException.class, () -> TandemHeaders.entityTags(bad, "If-None-Match"), bad);
+            assertTrue(e.getMessage().startsWith("If-None-Match"), e.getMessage());
+        }
+    }
+
+    @Test
+    void headerParserMessagesNameTheHeaderOnce() {
+        String consistency = assertThrows(RouterException.class, () -> TandemHeaders.consistency("linearizable")).getMessage();
+        assertTrue(consistency.startsWith("Tandem-Consistency"), consistency);
+        assertEquals(consistency.indexOf("Tandem-Consistency"), consistency.lastIndexOf("Tandem-Consistency"), consistency);
+        String concern = assertThrows(RouterException.class, () -> TandemHeaders.writeConcern("two")).getMessage();
+        assertTrue(concern.startsWith("Tandem-Write-Concern"), concern);
+        assertEquals(concern.indexOf("Tandem-Write-Concern"), concern.lastIndexOf("Tandem-Write-Concern"), concern);
+    }
+
+    @Test
+    void scanLimitsOutOfRangeSaySoEvenWhenTheyOverflowAnInt() {
+        assertEquals(0, TandemHeaders.scanLimit(null));
+        assertEquals(10_000, TandemHeaders.scanLimit("10000"));
+        assertTrue(assertThrows(RouterException.class, () -> TandemHeaders.scanLimit("99999999999999")).getMessage()
+                .startsWith("limit must be in 1..10000, got 99999999999999"));
+        assertTrue(assertThrows(RouterException.class, () -> TandemHeaders.scanLimit("-5")).getMessage().startsWith("limit must be in 1..10000"));
+        assertTrue(assertThrows(RouterException.class, () -> TandemHeaders.scanLimit("ten")).getMessage().contains("whole number"));
+    }
+
+    @Test
+    void rawPathKeysAreDecodedStrictlyAndNeverNormalized() {
+        assertEquals("a/../b2", TandemHeaders.keyFromRawPath("a/../b2"));
+        assertEquals("x//y", TandemHeaders.keyFromRawPath("x//y"));
+        assertEquals("x/./y", TandemHeaders.keyFromRawPath("x/./y"));
+        assertEquals("a/../b3", TandemHeaders.keyFromRawPath("a%2F..%2Fb3"));
+        assertEquals("a+b c", TandemHeaders.keyFromRawPath("a+b%20c"), "'+' is a plus in a path, not a space");
+        assertEquals("é€😀", TandemHeaders.keyFromRawPath("%C3%A9%E2%82%AC%F0%9F%98%80"));
+        for (String bad : new String[] {"%ZZ", "a%2", "a%", "%C3", "%FF", "%ED%A0%80" /* a UTF-8-encoded surrogate */}) {
+            RouterException e = assertThrows(RouterException.class, () -> TandemHeaders.keyFromRawPath(bad), bad);
+            assertEquals(ErrorCode.INVALID_ARGUMENT, e.code(), bad);
+        }
+        assertTrue(assertThrows(RouterException.class, () -> TandemHeaders.keyFromRawPath("")).getMessage().contains("must not be empty"));
+    }
+
+    @Test
+    void keysWithALoneSurrogateAreRefused() {
+        assertEquals("😀", TandemHeaders.key("\ud83d\ude00"));
+        for (String bad : new String[] {"\ud800", "a\udc00", "\ud83d", "\ude00\ud83d"}) {
+            RouterException e = assertThrows(RouterException.class, () -> TandemHeaders.key(bad));
+            assertTrue(e.getMessage().contains("lone surrogate"), e.getMessage());
+        }
+    }
+
+    @Test
+    void contentTypesMustParseAsMediaTypes() {
+        for (String ok : new String[] {"text/plain", "text/plain; charset=utf-8", "application/vnd.a+json;v=\"1;2\"", "a/b;", "x/y ; q=1"}) {
+            assertEquals(ok, TandemHeaders.contentType(ok, "Content-Type"), ok);
+        }
+        assertEquals(null, TandemHeaders.contentType(null, "Content-Type"));
+        for (String bad : new String[] {"garbage", "text/", "a b", "/", "", "/plain", "text/plain; charset", "text/plain; a=\"open", "té/x", "a/b c"}) {
+            RouterException e = assertThrows(RouterException.class, () -> TandemHeaders.contentType(bad, "Content-Type"), bad);
+            assertEquals(ErrorCode.INVALID_ARGUMENT, e.code());
+            assertTrue(e.getMessage().startsWith("Content-Type must be a media type"), e.getMessage());
+        }
     }
 
     @Test

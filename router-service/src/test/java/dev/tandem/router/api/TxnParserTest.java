@@ -1,6 +1,7 @@
 package dev.tandem.router.api;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -55,5 +56,49 @@ class TxnParserTest {
         assertTrue(rejected("{\"ops\": [{\"op\": \"put\", \"key\": \"\", \"value\": \"x\"}]}").contains("ops[0]"));
         assertTrue(rejected("{\"ops\": [{\"op\": \"put\", \"key\": \"a\", \"valueBase64\": \"***\"}]}").contains("not base64"));
         assertTrue(rejected("{\"ops\": [").contains("not valid JSON"));
+    }
+
+    @Test
+    void theWholeBodyIsCheckedNotOnlyTheOps() {
+        String unknown = rejected("{\"ops\": [{\"op\": \"delete\", \"key\": \"a\"}], \"atomic\": false}");
+        assertTrue(unknown.contains("unknown field 'atomic'"), unknown);
+        String trailing = rejected("{\"ops\": [{\"op\": \"delete\", \"key\": \"a\"}]} {\"ops\": []}");
+        assertTrue(trailing.contains("unexpected data after the JSON object"), trailing);
+        assertTrue(rejected("{\"ops\": [{\"op\": \"delete\", \"key\": \"a\"}]} x").contains("not valid JSON"));
+    }
+
+    @Test
+    void aNullConditionIsRefusedNotTreatedAsUnconditional() {
+        String m = rejected("{\"ops\": [{\"op\": \"put\", \"key\": \"a\", \"value\": \"x\", \"condition\": null}]}");
+        assertTrue(m.contains("ops[0].condition is null"), m);
+    }
+
+    @Test
+    void loneSurrogatesInKeysAndValuesAreRefusedNotStoredAsQuestionMarks() {
+        RouterException key = assertThrows(RouterException.class, () -> parse("{\"ops\": [{\"op\": \"put\", \"key\": \"\\ud800\", \"value\": \"x\"}]}"));
+        assertEquals(0, key.opIndex());
+        assertTrue(key.getMessage().contains("lone surrogate"), key.getMessage());
+        assertTrue(rejected("{\"ops\": [{\"op\": \"put\", \"key\": \"k\", \"value\": \"a\\udc00\"}]}").contains("ops[0].value is not valid Unicode"));
+        assertEquals("😀", parse("{\"ops\": [{\"op\": \"put\", \"key\": \"\\ud83d\\ude00\", \"value\": \"\\ud83d\\ude00\"}]}")
+                .get(0).getPut().getValue().toStringUtf8());
+    }
+
+    @Test
+    void anUnparseableContentTypeIsRefused() {
+        for (String bad : new String[] {"garbage", "text/", "a b", "/"}) {
+            String m = rejected("{\"ops\": [{\"op\": \"put\", \"key\": \"k\", \"value\": \"x\", \"contentType\": \"" + bad + "\"}]}");
+            assertTrue(m.startsWith("ops[0].contentType must be a media type"), m);
+        }
+    }
+
+    @Test
+    void messagesSayThingsOnceAndLeakNoJacksonInternals() {
+        assertEquals("ops[0] needs 'key'", rejected("{\"ops\": [{\"op\": \"delete\"}]}"));
+        for (String broken : new String[] {"{\"ops\": [", "{\"ops\": [{\"op\": \"put\",\n \"key\": }]}", "{\"ops\": [{\"op\": \"put\"\n", "{not json"}) {
+            String m = rejected(broken);
+            assertTrue(m.startsWith("the body is not valid JSON: "), m);
+            assertTrue(m.matches("(?s).*\\(line \\d+, column \\d+\\)$"), m);
+            assertFalse(m.contains("Source") || m.contains("StreamReadFeature") || m.contains("REDACTED") || m.contains("\n"), m);
+        }
     }
 }

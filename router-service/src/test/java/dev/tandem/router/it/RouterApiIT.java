@@ -5,11 +5,18 @@ import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.hasSize;
 import static org.hamcrest.Matchers.matchesPattern;
 import static org.hamcrest.Matchers.notNullValue;
+import static org.hamcrest.Matchers.nullValue;
+import static org.hamcrest.Matchers.startsWith;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.google.protobuf.ByteString;
 import dev.tandem.common.LogPosition;
+import dev.tandem.proto.Op;
+import dev.tandem.proto.Put;
+import dev.tandem.proto.WriteConcern;
+import dev.tandem.proto.WriteRequest;
 import dev.tandem.process.ServiceProcess;
 import io.restassured.response.Response;
 import java.io.ByteArrayInputStream;
@@ -299,7 +306,9 @@ class RouterApiIT {
         Client c = new Client();
         Response key = c.keep(c.on(routerA).body("v").put("/v1/kv/" + "k".repeat(2000)));
         assertEquals(400, key.statusCode(), key.asString());
-        key.then().contentType("application/problem+json").body("code", equalTo("KEY_TOO_LARGE"));
+        key.then().contentType("application/problem+json").body("code", equalTo("KEY_TOO_LARGE"))
+                // A single-key request has no ops: no "op 0", no opIndex.
+                .body("detail", startsWith("the key has 2000 bytes")).body("opIndex", nullValue());
         Response value = c.keep(c.on(routerA).body(new byte[1_100_000]).put("/v1/kv/big"));
         assertEquals(400, value.statusCode(), value.asString());
         value.then().body("code", equalTo("VALUE_TOO_LARGE"));
@@ -365,6 +374,8 @@ class RouterApiIT {
             r.then().contentType("application/problem+json").body("code", equalTo("NOT_CONFIRMED")).body("position", notNullValue());
             LogPosition pos = LogPosition.parse(r.jsonPath().getString("position"));
             assertEquals(pos.toString(), r.getHeader("Tandem-Position"));
+            // The write is durable on the leader: the session includes it (read-your-writes).
+            assertEquals(pos, c.position(), "the 504's Tandem-Session names the write's position");
             // Durable on the leader: a strong read sees it.
             Response read = c.keep(c.on(routerA).header("Tandem-Consistency", "strong").get("/v1/kv/unconfirmed/k"));
             assertEquals("v", read.asString());
@@ -373,5 +384,92 @@ class RouterApiIT {
             r3.resume();
         }
         awaitRouterSeesAllFollowers(routerA);
+    }
+
+    @Test
+    void aValueStoredWithAnUnparseableContentTypeIsServedAsBytesNeverHangs() throws Exception {
+        // Written past the router (which now refuses such a type), as values stored before that check were.
+        for (String type : new String[] {"garbage", "text/", "a b", "/"}) {
+            String key = "badtype/" + type.replace(" ", "_").replace("/", "s");
+            WriteRequest w = WriteRequest.newBuilder().setRequestId("it-" + key).setWriteConcern(WriteConcern.WRITE_CONCERN_ALL)
+                    .addOps(Op.newBuilder().setPut(Put.newBuilder().setKey(key).setValue(ByteString.copyFromUtf8("x")).setContentType(type)))
+                    .build();
+            assertEquals(0, cluster.write("r1", w).getError().getCodeValue(), type);
+            URI uri = URI.create(routerA.httpUrl() + "/v1/kv/" + key);
+            HttpResponse<String> get = HTTP_1_1.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(10))
+                    .header("Tandem-Consistency", "strong").build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, get.statusCode(), type + ": " + get.body());
+            assertEquals("x", get.body());
+            assertEquals("application/octet-stream", get.headers().firstValue("Content-Type").orElse(""), type);
+            HttpResponse<String> head = HTTP_1_1.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(10))
+                    .method("HEAD", HttpRequest.BodyPublishers.noBody()).header("Tandem-Consistency", "strong").build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, head.statusCode(), type);
+            assertEquals("application/octet-stream", head.headers().firstValue("Content-Type").orElse(""), type);
+        }
+    }
+
+    @Test
+    void keysAreStoredExactlyAsSentNeverNormalized() throws Exception {
+        String[] sent = {"exact/a/../b2", "exact/x//y", "exact/x/./y", "exact/a%2F..%2Fb3", "exact/%E2%82%AC"};
+        String[] stored = {"exact/a/../b2", "exact/x//y", "exact/x/./y", "exact/a/../b3", "exact/€"};
+        for (int i = 0; i < sent.length; i++) {
+            HttpResponse<String> put = HTTP_1_1.send(HttpRequest.newBuilder(URI.create(routerA.httpUrl() + "/v1/kv/" + sent[i]))
+                    .timeout(Duration.ofSeconds(10)).header("Tandem-Write-Concern", "all")
+                    .PUT(HttpRequest.BodyPublishers.ofString("v" + i)).build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(201, put.statusCode(), sent[i] + ": " + put.body());
+            assertTrue(put.body().contains("\"key\":\"" + stored[i] + "\""), put.body());
+            assertEquals("v" + i, cluster.get("r1", stored[i]).getValue().toStringUtf8(), sent[i]);
+        }
+        assertTrue(!cluster.get("r1", "exact/b2").getFound() && !cluster.get("r1", "exact/x/y").getFound(), "no normalized key was written");
+        HttpResponse<String> get = HTTP_1_1.send(HttpRequest.newBuilder(URI.create(routerA.httpUrl() + "/v1/kv/exact/x//y"))
+                .header("Tandem-Consistency", "strong").build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals("v1", get.body());
+        HttpResponse<String> delete = HTTP_1_1.send(HttpRequest.newBuilder(URI.create(routerA.httpUrl() + "/v1/kv/exact/x/./y"))
+                .DELETE().build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(204, delete.statusCode(), delete.body());
+        assertTrue(!cluster.get("r1", "exact/x/./y").getFound() && cluster.get("r1", "exact/x//y").getFound());
+    }
+
+    @Test
+    void conditionalGetsAnswer304And412() {
+        Client c = new Client();
+        String etag = c.put(routerA, "cget/k", "v").getHeader("ETag");
+        Response notModified = c.keep(c.on(routerA).header("If-None-Match", etag).get("/v1/kv/cget/k"));
+        assertEquals(304, notModified.statusCode());
+        assertEquals("", notModified.asString());
+        assertEquals(etag, notModified.getHeader("ETag"));
+        assertTrue(notModified.getHeader("Tandem-Position") != null && notModified.getHeader("Tandem-Served-By") != null);
+        // Weak comparison for If-None-Match; a list matches when any tag does.
+        assertEquals(304, c.keep(c.on(routerA).header("If-None-Match", "\"9.9\", W/" + etag).get("/v1/kv/cget/k")).statusCode());
+        assertEquals(304, c.keep(c.on(routerA).header("If-None-Match", "*").get("/v1/kv/cget/k")).statusCode());
+        Response changed = c.keep(c.on(routerA).header("If-None-Match", "\"1.999999\"").get("/v1/kv/cget/k"));
+        assertEquals(200, changed.statusCode());
+        assertEquals("v", changed.asString());
+
+        Response failed = c.keep(c.on(routerA).header("If-Match", "\"1.999999\"").get("/v1/kv/cget/k"));
+        assertEquals(412, failed.statusCode(), failed.asString());
+        failed.then().contentType("application/problem+json").body("code", equalTo("CONDITION_FAILED"));
+        // Strong comparison for If-Match: the weak form of the current tag does not match.
+        assertEquals(412, c.keep(c.on(routerA).header("If-Match", "W/" + etag).get("/v1/kv/cget/k")).statusCode());
+        assertEquals(200, c.keep(c.on(routerA).header("If-Match", etag).get("/v1/kv/cget/k")).statusCode());
+        assertEquals(412, c.keep(c.on(routerA).header("If-Match", "*").get("/v1/kv/cget/missing")).statusCode());
+        assertEquals(404, c.keep(c.on(routerA).header("If-None-Match", "*").get("/v1/kv/cget/missing")).statusCode());
+
+        Response weakPut = c.keep(c.on(routerA).header("If-Match", "W/" + etag).body("w").put("/v1/kv/cget/k"));
+        assertEquals(412, weakPut.statusCode(), weakPut.asString());
+        assertEquals("v", c.get(routerA, "cget/k").asString(), "a weak If-Match wrote nothing");
+    }
+
+    @Test
+    void txnAnswersCarryTandemReplayed() {
+        Client c = new Client();
+        String body = "{\"ops\": [{\"op\": \"put\", \"key\": \"txnreplay/a\", \"value\": \"1\"}]}";
+        Response first = c.keep(c.on(routerA).contentType("application/json").header("Idempotency-Key", "txn-replay-1").body(body).post("/v1/txn"));
+        assertEquals(200, first.statusCode(), first.asString());
+        assertEquals("false", first.getHeader("Tandem-Replayed"));
+        Response again = c.keep(c.on(routerB).contentType("application/json").header("Idempotency-Key", "txn-replay-1").body(body).post("/v1/txn"));
+        assertEquals(200, again.statusCode(), again.asString());
+        assertEquals("true", again.getHeader("Tandem-Replayed"));
     }
 }

@@ -151,6 +151,11 @@ public final class TandemCluster implements AutoCloseable {
         return KvServiceGrpc.newBlockingStub(channel(id)).withDeadlineAfter(2, TimeUnit.SECONDS).get(GetRequest.newBuilder().setKey(key).build());
     }
 
+    /** A write sent to replica {@code id} directly, past the router's checks (to store what the router refuses). */
+    public dev.tandem.proto.WriteResponse write(String id, dev.tandem.proto.WriteRequest request) {
+        return KvServiceGrpc.newBlockingStub(channel(id)).withDeadlineAfter(5, TimeUnit.SECONDS).write(request);
+    }
+
     void promote(String id, long epoch) {
         PromoteResponse r = admin(id).promote(PromoteRequest.newBuilder().setEpoch(epoch).addAllMembers(members())
                 .setFailoverId("router-it-" + epoch).build());
