@@ -19,12 +19,15 @@ public final class ErrorCodes {
             case VALUE_TOO_LARGE:
             case BATCH_TOO_LARGE: return 400;
             case UNAUTHENTICATED: return 401;
-            case NOT_FOUND: return 404;
+            case NOT_FOUND:
+            case UNKNOWN_PATH: return 404;
+            case METHOD_NOT_ALLOWED: return 405;
             case VERSION_CONFLICT:
             case FENCED: return 409;
             case SESSION_WRITE_LOST: return 410;
             case CONDITION_FAILED: return 412;
             case PAYLOAD_TOO_LARGE: return 413;
+            case UNSUPPORTED_MEDIA_TYPE: return 415;
             // As the IETF httpapi Idempotency-Key draft and Stripe answer a key reused for another request.
             case IDEMPOTENCY_KEY_REUSED: return 422;
             case NOT_LEADER:
@@ -61,6 +64,9 @@ public final class ErrorCodes {
             case UNAVAILABLE: return "Unavailable";
             case PAYLOAD_TOO_LARGE: return "Payload too large";
             case IDEMPOTENCY_KEY_REUSED: return "Idempotency key reused for a different request";
+            case UNKNOWN_PATH: return "No such resource";
+            case METHOD_NOT_ALLOWED: return "Method not allowed";
+            case UNSUPPORTED_MEDIA_TYPE: return "Unsupported media type";
             default: return "Internal error";
         }
     }

@@ -1,6 +1,8 @@
 package dev.tandem.router.api;
 
+import dev.tandem.common.ErrorCodes;
 import dev.tandem.common.SessionToken;
+import dev.tandem.proto.ErrorCode;
 import io.quarkus.runtime.configuration.MemorySize;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerResponse;
@@ -47,12 +49,12 @@ public class HttpErrors {
         allow(router, "/v1/cluster/?", "GET, HEAD, OPTIONS");
         // Failures no route could take (a path that does not normalize, such as /v1/kv/%ZZ, matches no route).
         // Their context carries no status code of its own, hence one handler per status.
-        router.errorHandler(400, rc -> send(rc, 400, "INVALID_ARGUMENT", "Invalid request", MALFORMED_URI));
-        router.errorHandler(413, rc -> send(rc, 413, "PAYLOAD_TOO_LARGE", "Payload too large", tooLarge()));
+        router.errorHandler(400, rc -> send(rc, ErrorCode.INVALID_ARGUMENT, MALFORMED_URI));
+        router.errorHandler(413, rc -> send(rc, ErrorCode.PAYLOAD_TOO_LARGE, tooLarge()));
         router.errorHandler(500, rc -> internalError(rc, rc.failure()));
-        router.errorHandler(404, rc -> send(rc, 404, "UNKNOWN_PATH", "No such resource",
+        router.errorHandler(404, rc -> send(rc, ErrorCode.UNKNOWN_PATH,
                 "nothing at " + rc.request().method() + " " + rc.request().path() + "; the API is /v1/kv/{key}, /v1/kv, /v1/txn and /v1/cluster"));
-        router.errorHandler(405, rc -> send(rc, 405, "METHOD_NOT_ALLOWED", "Method not allowed",
+        router.errorHandler(405, rc -> send(rc, ErrorCode.METHOD_NOT_ALLOWED,
                 rc.request().method() + " is not supported on " + rc.request().path()));
     }
 
@@ -62,7 +64,7 @@ public class HttpErrors {
             String query = rc.request().query();
             if (query != null && malformedEscape(query) >= 0) {
                 // Else Vert.x fails while decoding the parameters, with an empty 400 that no handler here can shape.
-                send(rc, 400, "INVALID_ARGUMENT", "Invalid request", "malformed query string at position " + malformedEscape(query)
+                send(rc, ErrorCode.INVALID_ARGUMENT, "malformed query string at position " + malformedEscape(query)
                         + ": every '%' must be followed by two hex digits (send '%25' for '%')");
             } else if (method.equals("OPTIONS")) {
                 options(rc, methods);
@@ -90,7 +92,7 @@ public class HttpErrors {
         if (declared != null && declared.length() >= String.valueOf(maxBodyBytes).length() && isOverLimit(declared)) {
             // The client may still be sending the body: close rather than read megabytes nobody wants.
             rc.response().putHeader(HttpHeaders.CONNECTION, "close");
-            send(rc, 413, "PAYLOAD_TOO_LARGE", "Payload too large", tooLarge());
+            send(rc, ErrorCode.PAYLOAD_TOO_LARGE, tooLarge());
         } else {
             rc.next();
         }
@@ -113,12 +115,12 @@ public class HttpErrors {
         int status = t instanceof HttpException h ? h.getStatusCode() : rc.statusCode();
         String message = t == null ? null : t.getMessage();
         switch (status) {
-            case 400 -> send(rc, 400, "INVALID_ARGUMENT", "Invalid request", message != null ? "malformed request: " + message : MALFORMED_URI);
-            case 404 -> send(rc, 404, "UNKNOWN_PATH", "No such resource", "nothing at " + rc.request().path());
-            case 413 -> send(rc, 413, "PAYLOAD_TOO_LARGE", "Payload too large", tooLarge());
+            case 400 -> send(rc, ErrorCode.INVALID_ARGUMENT, message != null ? "malformed request: " + message : MALFORMED_URI);
+            case 404 -> send(rc, ErrorCode.UNKNOWN_PATH, "nothing at " + rc.request().path());
+            case 413 -> send(rc, ErrorCode.PAYLOAD_TOO_LARGE, tooLarge());
             default -> {
                 if (status >= 400 && status < 500) {
-                    send(rc, status, "INVALID_ARGUMENT", "Invalid request", message != null ? message : "the request was refused (HTTP " + status + ")");
+                    send(rc, ErrorCode.INVALID_ARGUMENT, message != null ? message : "the request was refused (HTTP " + status + ")");
                 } else {
                     internalError(rc, t);
                 }
@@ -135,19 +137,19 @@ public class HttpErrors {
 
     static void methodNotAllowed(RoutingContext rc, String methods) {
         rc.response().putHeader(HttpHeaders.ALLOW, methods);
-        send(rc, 405, "METHOD_NOT_ALLOWED", "Method not allowed",
+        send(rc, ErrorCode.METHOD_NOT_ALLOWED,
                 rc.request().method() + " is not supported on " + rc.request().path() + "; allowed: " + methods);
     }
 
     /** A bug met while answering: logged, and answered 500 if the answer has not started yet, else the connection is cut. */
     static void internalError(RoutingContext rc, Throwable t) {
         LOG.error("unexpected error while answering " + rc.request().method() + " " + rc.request().path() + " (a bug)", t);
-        send(rc, 500, "INTERNAL", "Internal error",
+        send(rc, ErrorCode.INTERNAL,
                 "internal error in the router" + (t == null ? "" : ": " + t.getClass().getSimpleName()));
     }
 
     /** Sends a problem+json answer with the session headers (the request's token when it parses, else a fresh one). */
-    static void send(RoutingContext rc, int status, String code, String title, String detail) {
+    static void send(RoutingContext rc, ErrorCode code, String detail) {
         HttpServerResponse out = rc.response();
         if (out.ended() || out.closed()) {
             return;
@@ -165,9 +167,9 @@ public class HttpErrors {
         if (connection != null) {
             out.putHeader(HttpHeaders.CONNECTION, connection);
         }
-        out.setStatusCode(status).putHeader(HttpHeaders.CONTENT_TYPE, Problems.MEDIA_TYPE);
+        out.setStatusCode(ErrorCodes.httpStatus(code)).putHeader(HttpHeaders.CONTENT_TYPE, Problems.MEDIA_TYPE);
         addSessionHeaders(rc, out);
-        out.end(Problems.httpBody(status, code, title, detail));
+        out.end(Problems.body(code, detail).toString());
     }
 
     private static void addSessionHeaders(RoutingContext rc, HttpServerResponse out) {

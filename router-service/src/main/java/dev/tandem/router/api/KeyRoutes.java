@@ -1,6 +1,7 @@
 package dev.tandem.router.api;
 
 import dev.tandem.common.SessionToken;
+import dev.tandem.proto.ErrorCode;
 import io.quarkus.runtime.configuration.MemorySize;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpMethod;
@@ -57,7 +58,7 @@ public class KeyRoutes {
         String path = rc.request().path();
         if (path == null || !path.startsWith(KEY_PREFIX)) {
             // e.g. /v1/x/../kv/k: only the normalized path names a key; which one the client meant is unclear.
-            HttpErrors.send(rc, 400, "INVALID_ARGUMENT", "Invalid request", "the path must start with " + KEY_PREFIX
+            HttpErrors.send(rc, ErrorCode.INVALID_ARGUMENT, "the path must start with " + KEY_PREFIX
                     + " as sent: dot segments and empty segments before the key are not resolved (got '" + path + "')");
             return;
         }

@@ -43,35 +43,21 @@ public final class Problems {
      * allowed, unsupported media type, a body or URI too large): the same shape and session headers
      * as {@link #response}, with a code of its own that no replica ever sends.
      */
-    public static Response http(int status, String code, String title, String detail, SessionToken token) {
-        return Response.status(status)
-                .type(MEDIA_TYPE)
-                .entity(httpBody(status, code, title, detail))
-                .header(TandemHeaders.SESSION, token.toString())
-                .header(TandemHeaders.POSITION, token.position().toString())
-                .header(TandemHeaders.SERVED_BY, "router")
-                .build();
-    }
-
-    static String httpBody(int status, String code, String title, String detail) {
+    /** The problem+json body of {@code code}: type, title and status from the shared table ({@link ErrorCodes}). */
+    static ObjectNode body(ErrorCode code, String detail) {
         ObjectNode body = JSON.createObjectNode();
-        body.put("type", "https://tandem.dev/problems/" + code.toLowerCase(java.util.Locale.ROOT).replace('_', '-'));
-        body.put("title", title);
-        body.put("status", status);
+        body.put("type", ErrorCodes.typeUri(code));
+        body.put("title", ErrorCodes.title(code));
+        body.put("status", ErrorCodes.httpStatus(code));
         body.put("detail", detail);
-        body.put("code", code);
-        return body.toString();
+        body.put("code", code.name());
+        return body;
     }
 
     public static Response response(RouterException e, SessionToken token, int retryAfterS) {
         ErrorCode code = e.code();
         int status = ErrorCodes.httpStatus(code);
-        ObjectNode body = JSON.createObjectNode();
-        body.put("type", ErrorCodes.typeUri(code));
-        body.put("title", ErrorCodes.title(code));
-        body.put("status", status);
-        body.put("detail", e.getMessage());
-        body.put("code", code.name());
+        ObjectNode body = body(code, e.getMessage());
         if (e.position() != null) {
             body.put("position", e.position().toString());
         }

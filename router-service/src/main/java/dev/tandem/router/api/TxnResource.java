@@ -10,6 +10,7 @@ import dev.tandem.proto.OpResult;
 import dev.tandem.proto.WriteResponse;
 import dev.tandem.router.metrics.RouterMetrics;
 import dev.tandem.router.routing.KvRouter;
+import dev.tandem.router.routing.RouterException;
 import dev.tandem.router.routing.Served;
 import dev.tandem.router.topology.TopologyService;
 import jakarta.ws.rs.Consumes;
@@ -83,8 +84,8 @@ public class TxnResource {
             } catch (RuntimeException e) {
                 token = SessionToken.fresh();
             }
-            return CompletableFuture.completedFuture(Problems.http(415, "UNSUPPORTED_MEDIA_TYPE", "Unsupported media type",
-                    "the body of POST /v1/txn is JSON: send Content-Type: application/json (got '" + contentType + "')", token));
+            return CompletableFuture.completedFuture(Problems.response(new RouterException(ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+                    "the body of POST /v1/txn is JSON: send Content-Type: application/json (got '" + contentType + "')"), token, retryAfterS));
         }
         Exchange x = new Exchange(metrics, retryAfterS, "txn", session);
         return x.run(token -> {
