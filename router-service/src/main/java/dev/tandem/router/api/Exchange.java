@@ -6,6 +6,7 @@ import dev.tandem.router.routing.KvRouter;
 import dev.tandem.router.routing.RouterException;
 import dev.tandem.router.routing.Served;
 import jakarta.ws.rs.core.Response;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Function;
@@ -21,6 +22,9 @@ final class Exchange {
     interface Render<T> {
         Response.ResponseBuilder apply(Served<T> served, SessionToken next);
     }
+
+    /** The operations that write: their errors may carry the position of their own log entry. */
+    private static final Set<String> WRITES = Set.of("put", "delete", "txn");
 
     private final RouterMetrics metrics;
     private final int retryAfterS;
@@ -85,8 +89,6 @@ final class Exchange {
     private boolean writeIsInTheLog(RouterException problem) {
         return problem.position() != null && WRITES.contains(operation);
     }
-
-    private static final java.util.Set<String> WRITES = java.util.Set.of("put", "delete", "txn");
 
     void consistency(String label) {
         this.consistency = label;

@@ -5,6 +5,7 @@ import dev.tandem.common.SessionToken;
 import dev.tandem.proto.ErrorCode;
 import io.quarkus.runtime.configuration.MemorySize;
 import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
@@ -27,8 +28,11 @@ public class HttpErrors {
 
     private static final Logger LOG = Logger.getLogger(HttpErrors.class);
 
-    /** Ahead of every other route, Quarkus's own body-size check (order -2) and {@link KeyRoutes} (-100) included. */
-    private static final int FIRST = -1000;
+    /**
+     * Ahead of Quarkus's own routes (its body-size check is order -2); {@link KeyRoutes} comes
+     * earlier still and checks its PUT bodies itself, so that a read does not also walk these routes.
+     */
+    static final int FIRST = -1000;
 
     private static final String MALFORMED_URI = "malformed request URI: every '%' must be followed by two hex digits (send '%25' for '%')";
 
@@ -39,7 +43,12 @@ public class HttpErrors {
     }
 
     void install(@Observes Router router) {
-        router.route().order(FIRST).handler(this::refuseDeclaredBodyOverLimit);
+        // Only POST /v1/txn takes a body among the routes after KeyRoutes.
+        router.route().order(FIRST).method(HttpMethod.POST).handler(rc -> {
+            if (!refusedForDeclaredLength(rc)) {
+                rc.next();
+            }
+        });
         // Failure handlers run in route order: this one answers before Quarkus's, which sends an empty body.
         router.route().order(FIRST).failureHandler(this::failure);
         // The paths Quarkus REST serves: methods checked here so that 405 carries Allow and agrees with OPTIONS.
@@ -86,16 +95,19 @@ public class HttpErrors {
         return -1;
     }
 
-    /** A declared Content-Length over the limit is refused before the body is read; a chunked one is counted where it is read. */
-    private void refuseDeclaredBodyOverLimit(RoutingContext rc) {
+    /**
+     * Answers 413 when the declared Content-Length is over the limit, before the body is read (a
+     * chunked body is counted where it is read); true when it did.
+     */
+    boolean refusedForDeclaredLength(RoutingContext rc) {
         String declared = rc.request().getHeader(HttpHeaders.CONTENT_LENGTH);
         if (declared != null && declared.length() >= String.valueOf(maxBodyBytes).length() && isOverLimit(declared)) {
             // The client may still be sending the body: close rather than read megabytes nobody wants.
             rc.response().putHeader(HttpHeaders.CONNECTION, "close");
             send(rc, ErrorCode.PAYLOAD_TOO_LARGE, tooLarge());
-        } else {
-            rc.next();
+            return true;
         }
+        return false;
     }
 
     private boolean isOverLimit(String declared) {

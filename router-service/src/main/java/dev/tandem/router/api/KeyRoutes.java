@@ -41,16 +41,18 @@ public class KeyRoutes {
     static final String KEY_METHODS = "GET, HEAD, PUT, DELETE, OPTIONS";
 
     private final KvResource kv;
+    private final HttpErrors httpErrors;
     private final long maxBodyBytes;
 
-    public KeyRoutes(KvResource kv, @ConfigProperty(name = "quarkus.http.limits.max-body-size") MemorySize maxBody) {
+    public KeyRoutes(KvResource kv, HttpErrors httpErrors, @ConfigProperty(name = "quarkus.http.limits.max-body-size") MemorySize maxBody) {
         this.kv = kv;
+        this.httpErrors = httpErrors;
         this.maxBodyBytes = maxBody.asLongValue();
     }
 
     void install(@Observes Router router) {
-        // Ahead of Quarkus REST's own routes; every method, so that an unsupported one gets 405 with Allow here.
-        router.routeWithRegex(KEY_PATH).order(-100).handler(this::dispatch);
+        // First of all routes (a read walks no other); every method, so that an unsupported one gets 405 with Allow here.
+        router.routeWithRegex(KEY_PATH).order(HttpErrors.FIRST - 100).handler(this::dispatch);
     }
 
     private void dispatch(RoutingContext rc) {
@@ -88,9 +90,13 @@ public class KeyRoutes {
     /**
      * Reads the body as raw bytes, whatever its content type (a form-encoded type included: Vert.x's
      * BodyHandler would decode it as a form), up to the HTTP body limit: a declared length over it
-     * never gets here ({@link HttpErrors} answers 413 first), a chunked body over it gets 413 as it is read.
+     * gets 413 before the body is read ({@link HttpErrors#refusedForDeclaredLength}), a chunked body over it
+     * gets 413 as it is read.
      */
     private void put(RoutingContext rc, String rawKey) {
+        if (httpErrors.refusedForDeclaredLength(rc)) {
+            return;
+        }
         HttpServerRequest in = rc.request();
         Buffer body = Buffer.buffer();
         in.exceptionHandler(rc::fail);

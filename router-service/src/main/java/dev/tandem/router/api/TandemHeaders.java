@@ -232,6 +232,9 @@ public final class TandemHeaders {
      * different key than the client sent.
      */
     public static String keyFromRawPath(String raw) {
+        if (isPlainAscii(raw)) {
+            return key(raw); // the common case, on every read: nothing to decode
+        }
         byte[] bytes = new byte[raw.length() * 3];
         int n = 0;
         for (int i = 0; i < raw.length(); i++) {
@@ -262,6 +265,16 @@ public final class TandemHeaders {
         } catch (CharacterCodingException e) {
             throw bad("the key is not valid UTF-8 once percent-decoded (" + raw + ")");
         }
+    }
+
+    private static boolean isPlainAscii(String s) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c == '%' || c >= 0x80) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**
