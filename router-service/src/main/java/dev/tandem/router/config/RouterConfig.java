@@ -46,4 +46,20 @@ public interface RouterConfig {
      */
     @WithDefault("10000")
     int maxCallsInFlightPerReplica();
+
+    /**
+     * What the read cache of one follower may hold at most, in bytes (keys, values and per-entry
+     * overhead; a value over a sixteenth of it is never cached); 0 turns the read cache off. The
+     * cache answers {@code session} and {@code eventual} gets from memory, kept exact by the
+     * follower's change stream (docs/router.md, "Read cache").
+     */
+    @WithDefault("33554432")
+    long readCacheMaxBytes();
+
+    /**
+     * How long a follower's change stream may stay silent before its cache stops answering, in ms;
+     * the follower is asked for a heartbeat four times as often.
+     */
+    @WithDefault("2000")
+    long readCacheMaxSilenceMs();
 }

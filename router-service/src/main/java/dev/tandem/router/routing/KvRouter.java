@@ -12,6 +12,8 @@ import dev.tandem.proto.ScanRequest;
 import dev.tandem.proto.ScanResponse;
 import dev.tandem.proto.WriteRequest;
 import dev.tandem.proto.WriteResponse;
+import dev.tandem.router.cache.FollowerCaches;
+import dev.tandem.router.cache.ReadCache;
 import dev.tandem.router.config.RouterSettings;
 import dev.tandem.router.metrics.RouterMetrics;
 import dev.tandem.router.topology.ReplicaEndpoint;
@@ -42,19 +44,57 @@ public class KvRouter {
 
     public static final String ROLE_LEADER = "leader";
     public static final String ROLE_FOLLOWER = "follower";
+    /** A follower's read cache in the router answered (see {@link ReadCache}). */
+    public static final String ROLE_CACHE = "follower-cache";
     private static final Logger LOG = Logger.getLogger(KvRouter.class);
 
     private final TopologyService topology;
     private final RouterSettings settings;
     private final RouterMetrics metrics;
+    private final FollowerCaches caches;
 
-    public KvRouter(TopologyService topology, RouterMetrics metrics) {
+    public KvRouter(TopologyService topology, RouterMetrics metrics, FollowerCaches caches) {
         this.topology = topology;
         this.settings = topology.settings();
         this.metrics = metrics;
+        this.caches = caches;
     }
 
     public CompletableFuture<Served<GetResponse>> get(String key, Consistency consistency, SessionToken token) {
+        Optional<ReadCache> cache = readCache(consistency, token);
+        if (cache.isEmpty()) {
+            return getFromReplicas(key, consistency, token);
+        }
+        ReadCache c = cache.get();
+        ReadCache.Hit hit = c.lookup(key, consistency.level() == Consistency.Level.SESSION ? token.position() : null,
+                System.nanoTime(), caches.maxSilenceNanos());
+        caches.recordLookup(hit != null);
+        if (hit != null) {
+            return CompletableFuture.completedFuture(new Served<>(hit.response(), c.replicaId(), ROLE_CACHE, hit.position(), 0));
+        }
+        long generation = c.generation();
+        return getFromReplicas(key, consistency, token).thenApply(served -> {
+            if (ROLE_FOLLOWER.equals(served.role()) && c.replicaId().equals(served.servedBy())) {
+                c.offer(key, served.response(), served.position(), generation);
+            }
+            return served;
+        });
+    }
+
+    /**
+     * The read cache of the follower this read would go to first, if the level allows one: a
+     * session read (the cache must have applied the token) or an eventual one. Strong reads need
+     * the leader; bounded ones a staleness the cache does not track.
+     */
+    private Optional<ReadCache> readCache(Consistency consistency, SessionToken token) {
+        Consistency.Level level = consistency.level();
+        if (!caches.enabled() || (level != Consistency.Level.SESSION && level != Consistency.Level.EVENTUAL)) {
+            return Optional.empty();
+        }
+        return ReadPlanner.plan(topology.current(), consistency, token, settings.sessionWaitMs()).follower().flatMap(caches::of);
+    }
+
+    private CompletableFuture<Served<GetResponse>> getFromReplicas(String key, Consistency consistency, SessionToken token) {
         return read(consistency, token,
                 req -> GetRequest.newBuilder().setKey(key).setRead(req).build(),
                 (ep, r) -> ep.get(r, deadline(r.getRead())),

@@ -1,6 +1,8 @@
 package dev.tandem.router.topology;
 
 import dev.tandem.client.KvPipeline;
+import dev.tandem.proto.ChangeEvent;
+import dev.tandem.proto.ChangesRequest;
 import dev.tandem.proto.GetRequest;
 import dev.tandem.proto.GetResponse;
 import dev.tandem.proto.InfoRequest;
@@ -103,6 +105,15 @@ public final class ReplicaEndpoint implements AutoCloseable {
 
     public CompletableFuture<ScanResponse> scan(ScanRequest request, long deadlineMs) {
         return call(deadlineMs, (s, o) -> s.scan(request, o));
+    }
+
+    /**
+     * Opens the replica's change stream (its events and its end arrive on {@code observer}, on a
+     * transport thread); cancel it through the call the observer is given before it starts.
+     */
+    public void changes(ChangesRequest request, ClientResponseObserver<ChangesRequest, ChangeEvent> observer) {
+        resetBackoffIfFailing(lanes[0].channel());
+        stub.changes(request, observer);
     }
 
     /**

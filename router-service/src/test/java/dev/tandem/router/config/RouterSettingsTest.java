@@ -28,12 +28,17 @@ class RouterSettingsTest {
     @Test
     void outOfRangeTimingsAreRejectedNamingTheKey() {
         List<ReplicaAddress> r = List.of(new ReplicaAddress("r1", "h", 1));
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> new RouterSettings(r, 5, 200, 500, 10_000, 1, 10_000))
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new RouterSettings(r, 5, 200, 500, 10_000, 1, 10_000, 1 << 20, 2000))
                 .getMessage().contains("tandem.router.topology-refresh-ms"));
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> new RouterSettings(r, 100, -1, 500, 10_000, 1, 10_000))
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new RouterSettings(r, 100, -1, 500, 10_000, 1, 10_000, 1 << 20, 2000))
                 .getMessage().contains("tandem.router.session-wait-ms"));
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> new RouterSettings(r, 100, 200, 0, 10_000, 1, 10_000))
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new RouterSettings(r, 100, 200, 0, 10_000, 1, 10_000, 1 << 20, 2000))
                 .getMessage().contains("tandem.router.read-timeout-ms"));
-        new RouterSettings(r, 100, 200, 500, 10_000, 1, 10_000);
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new RouterSettings(r, 100, 200, 500, 10_000, 1, 10_000, -1, 2000))
+                .getMessage().contains("tandem.router.read-cache-max-bytes"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new RouterSettings(r, 100, 200, 500, 10_000, 1, 10_000, 1 << 20, 50))
+                .getMessage().contains("tandem.router.read-cache-max-silence-ms"));
+        new RouterSettings(r, 100, 200, 500, 10_000, 1, 10_000, 0, 2000); // 0: no read cache
+        new RouterSettings(r, 100, 200, 500, 10_000, 1, 10_000, 1 << 20, 2000);
     }
 }

@@ -22,6 +22,7 @@ import dev.tandem.proto.ReplicaInfo;
 import dev.tandem.proto.Role;
 import dev.tandem.proto.WriteRequest;
 import dev.tandem.proto.WriteResponse;
+import dev.tandem.router.cache.FollowerCaches;
 import dev.tandem.router.config.RouterConfig;
 import dev.tandem.router.metrics.RouterMetrics;
 import dev.tandem.router.topology.ReplicaEndpoint;
@@ -222,7 +223,7 @@ class KvRouterHandoverTest {
         String replicas = fakes.stream().map(f -> f.id + "=127.0.0.1:" + f.port()).collect(Collectors.joining(","));
         topology = new TopologyService(config(replicas, writeTimeoutMs), vertx);
         registry = new SimpleMeterRegistry();
-        router = new KvRouter(topology, new RouterMetrics(registry, topology));
+        router = new KvRouter(topology, new RouterMetrics(registry, topology), new FollowerCaches(topology, registry));
         // The first calls also connect (slow on a loaded machine): poll until the leader is seen.
         Topology t = topology.refreshNow().join();
         for (int i = 0; i < 20 && t.leader().isEmpty(); i++) {
@@ -279,6 +280,16 @@ class KvRouterHandoverTest {
             @Override
             public int maxCallsInFlightPerReplica() {
                 return 1_000;
+            }
+
+            @Override
+            public long readCacheMaxBytes() {
+                return 0; // these tests are about writes; the fakes have no change stream
+            }
+
+            @Override
+            public long readCacheMaxSilenceMs() {
+                return 2_000;
             }
         };
     }
