@@ -2,6 +2,7 @@ package dev.tandem.replica.config;
 
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
+import io.smallrye.config.WithName;
 import java.nio.file.Path;
 import java.util.Optional;
 
@@ -99,4 +100,19 @@ public interface ReplicaConfig {
     /** Longest a read may wait for its min_position, in milliseconds. */
     @WithDefault("5000")
     long maxReadWaitMs();
+
+    /** Change streams (routers' read caches) one replica serves at most; more are refused. */
+    @WithName("change-feed.max-subscribers")
+    @WithDefault("64")
+    int changeFeedMaxSubscribers();
+
+    /** Bytes of changes queued for one change stream before it is ended as too far behind. */
+    @WithName("change-feed.max-pending-bytes")
+    @WithDefault("8388608")
+    long changeFeedMaxPendingBytes();
+
+    /** An idle change stream gets an event at least this often when the reader names no interval, in milliseconds. */
+    @WithName("change-feed.heartbeat-ms")
+    @WithDefault("500")
+    long changeFeedHeartbeatMs();
 }

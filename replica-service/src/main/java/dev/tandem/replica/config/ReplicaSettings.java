@@ -34,6 +34,9 @@ public record ReplicaSettings(
         int maxScanLimit,
         long maxScanPageBytes,
         long maxReadWaitMs,
+        int changeFeedMaxSubscribers,
+        long changeFeedMaxPendingBytes,
+        long changeFeedHeartbeatMs,
         ClusterSecret secret) {
 
     /** Validates {@code c}; {@code httpPort} fills the default advertised address. */
@@ -67,6 +70,9 @@ public record ReplicaSettings(
         positive("tandem.replica.inbox-capacity", c.inboxCapacity(), problems);
         positive("tandem.replica.max-scan-limit", c.maxScanLimit(), problems);
         positive("tandem.replica.max-scan-page-bytes", c.maxScanPageBytes(), problems);
+        positive("tandem.replica.change-feed.max-subscribers", c.changeFeedMaxSubscribers(), problems);
+        positive("tandem.replica.change-feed.max-pending-bytes", c.changeFeedMaxPendingBytes(), problems);
+        positive("tandem.replica.change-feed.heartbeat-ms", c.changeFeedHeartbeatMs(), problems);
         if (c.maxReadWaitMs() < 0) {
             problems.add("tandem.replica.max-read-wait-ms must be >= 0");
         }
@@ -90,7 +96,8 @@ public record ReplicaSettings(
                 c.heartbeatIntervalMs(), c.confirmTimeoutMs(), c.maxKeyBytes(), c.maxValueBytes(), c.maxBatchOps(),
                 c.maxBatchBytes(), c.readyMaxLagEntries(), c.maxInFlightBytes(), c.maxRetainedEntries(),
                 c.idempotencyWindowEntries(), c.idempotencyWindowMs(), c.inboxCapacity(), c.maxScanLimit(),
-                c.maxScanPageBytes(), c.maxReadWaitMs(), secret);
+                c.maxScanPageBytes(), c.maxReadWaitMs(), c.changeFeedMaxSubscribers(), c.changeFeedMaxPendingBytes(),
+                c.changeFeedHeartbeatMs(), secret);
     }
 
     public CoreConfig coreConfig() {

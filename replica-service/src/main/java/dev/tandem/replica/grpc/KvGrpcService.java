@@ -3,6 +3,8 @@ package dev.tandem.replica.grpc;
 import com.google.protobuf.ByteString;
 import dev.tandem.common.EpochHistory;
 import dev.tandem.common.LogPosition;
+import dev.tandem.proto.ChangeEvent;
+import dev.tandem.proto.ChangesRequest;
 import dev.tandem.proto.Error;
 import dev.tandem.proto.ErrorCode;
 import dev.tandem.proto.GetRequest;
@@ -22,11 +24,13 @@ import dev.tandem.replica.core.Role;
 import dev.tandem.replica.kv.KvError;
 import dev.tandem.replica.kv.RequestFingerprint;
 import dev.tandem.replica.kv.WriteValidator;
+import dev.tandem.replica.node.ChangeFeed;
 import dev.tandem.replica.node.NodeView;
 import dev.tandem.replica.node.ReplicaLifecycle;
 import dev.tandem.replica.node.ReplicaNode;
 import dev.tandem.replica.storage.ReplicaStore;
 import dev.tandem.replica.storage.StoredValue;
+import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.quarkus.grpc.GrpcService;
 import io.smallrye.common.annotation.Blocking;
@@ -189,6 +193,48 @@ public class KvGrpcService extends KvServiceGrpc.KvServiceImplBase {
             }
             reply(out, b.setNextCursor(page.nextCursor()).setApplied(page.applied().toProto()).build());
         });
+    }
+
+    /**
+     * A router's read cache follows this replica's applied changes. Events are written by the
+     * feed's sender thread as the stream becomes ready; the stream ends when the feed ends it
+     * (truncation, snapshot, reader behind, shutdown) or the router cancels.
+     */
+    @Override
+    public void changes(ChangesRequest request, StreamObserver<ChangeEvent> out) {
+        ReplicaNode node = lifecycle.node();
+        if (node == null) {
+            out.onError(io.grpc.Status.UNAVAILABLE.withDescription("replica starting").asRuntimeException());
+            return;
+        }
+        ServerCallStreamObserver<ChangeEvent> stream = (ServerCallStreamObserver<ChangeEvent>) out;
+        ChangeFeed.Subscription sub = node.changeFeed().subscription(new ChangeFeed.Sink() {
+            @Override
+            public boolean isReady() {
+                return stream.isReady() && !stream.isCancelled();
+            }
+
+            @Override
+            public void send(ChangeEvent event) {
+                try {
+                    stream.onNext(event);
+                } catch (RuntimeException e) {
+                    // Cancelled meanwhile: the cancel handler removes the subscription.
+                }
+            }
+
+            @Override
+            public void end(io.grpc.Status status) {
+                try {
+                    stream.onError(status.asRuntimeException());
+                } catch (RuntimeException e) {
+                    // Already gone.
+                }
+            }
+        }, request.getHeartbeatMs());
+        stream.setOnReadyHandler(sub::drain);
+        stream.setOnCancelHandler(sub::cancelled);
+        node.changeFeed().start(sub, node.nowMs());
     }
 
     @Override

@@ -36,7 +36,7 @@ public class ReplicaLifecycle {
     void onStart(@Observes StartupEvent ev) {
         ReplicaSettings settings = ReplicaSettings.from(config, cluster, httpPort);
         ReplicaNode n = new ReplicaNode(settings, Clock.systemUTC());
-        metrics = new ReplicaMetrics(registry, n::view);
+        metrics = new ReplicaMetrics(registry, n::view, n.changeFeed());
         n.start(metrics);
         node = n;
     }

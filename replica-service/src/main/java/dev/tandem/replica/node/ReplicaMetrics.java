@@ -32,10 +32,19 @@ public final class ReplicaMetrics {
     private final Map<String, Timer> concernWait = new ConcurrentHashMap<>();
     private final Map<String, Counter> writes = new ConcurrentHashMap<>();
     private final Set<String> followerGauges = ConcurrentHashMap.newKeySet();
+    private final Map<ChangeFeed.EndReason, Counter> changeStreamsEnded = new java.util.EnumMap<>(ChangeFeed.EndReason.class);
 
-    public ReplicaMetrics(MeterRegistry registry, Supplier<NodeView> view) {
+    public ReplicaMetrics(MeterRegistry registry, Supplier<NodeView> view, ChangeFeed changeFeed) {
         this.registry = registry;
         this.view = view;
+        Gauge.builder("tandem_replica_change_streams", changeFeed, ChangeFeed::subscribers)
+                .description("Change streams (routers' read caches) this replica serves").register(registry);
+        for (ChangeFeed.EndReason r : ChangeFeed.EndReason.values()) {
+            changeStreamsEnded.put(r, Counter.builder("tandem_replica_change_streams_ended_total")
+                    .tag("reason", r.name().toLowerCase(Locale.ROOT))
+                    .description("Change streams ended, by reason: reset (truncation or snapshot), behind, cancelled, too_many, shutdown")
+                    .register(registry));
+        }
         Gauge.builder("tandem_replica_epoch", () -> v().status().epoch())
                 .description("Highest epoch this replica has seen (persisted)").register(registry);
         Gauge.builder("tandem_replica_is_leader", () -> v().status().role() == Role.LEADER && v().status().acceptingWrites() ? 1 : 0)
@@ -121,6 +130,10 @@ public final class ReplicaMetrics {
                     .publishPercentileHistogram().minimumExpectedValue(Duration.ofNanos(100_000))
                     .maximumExpectedValue(Duration.ofSeconds(30)).register(registry)).record(Duration.ofNanos(waitNanos));
         }
+    }
+
+    public void changeStreamEnded(ChangeFeed.EndReason reason) {
+        changeStreamsEnded.get(reason).increment();
     }
 
     public double meanGroupCommitEntries() {

@@ -132,6 +132,7 @@ public final class ReplicaNode implements AutoCloseable {
     private final Map<String, LeaderStream> streams = new HashMap<>();
     private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
     private final AppliedWatch appliedWatch;
+    private final ChangeFeed changeFeed;
     private ReplicaMetrics metrics;
     private ReplicaStore.Batch batch;
     /** The batch the syncer thread is writing, or null; {@link #batch} stages behind it. */
@@ -165,6 +166,9 @@ public final class ReplicaNode implements AutoCloseable {
         this.rolledBack = store.rollbackFiles().countEntries();
         rebuildIdempotencyWindow();
         this.appliedWatch = new AppliedWatch(() -> new AppliedWatch.Applied(store.meta().history(), store.applied().lsn()));
+        this.changeFeed = new ChangeFeed(settings.id(), settings.changeFeedMaxPendingBytes(), settings.changeFeedMaxSubscribers(),
+                settings.changeFeedHeartbeatMs(), store.applied(), store.meta().history(),
+                reason -> { if (metrics != null) { metrics.changeStreamEnded(reason); } });
         publish(clock.millis());
         LOG.infof("replica %s opened %s: epoch %d, role %s, last %s, log starts at %d, history %s",
                 settings.id(), settings.dataDir(), core.epoch(), core.role(), store.last(), store.logStartLsn(),
@@ -194,6 +198,10 @@ public final class ReplicaNode implements AutoCloseable {
 
     public AppliedWatch appliedWatch() {
         return appliedWatch;
+    }
+
+    public ChangeFeed changeFeed() {
+        return changeFeed;
     }
 
     public long nowMs() {
@@ -734,6 +742,7 @@ public final class ReplicaNode implements AutoCloseable {
                 meta.epoch(), toLsn, t.removed().size(),
                 t.removed().isEmpty() ? "-" : t.removed().get(0).getLsn() + ".." + t.removed().get(t.removed().size() - 1).getLsn(),
                 t.rollbackFile());
+        changeFeed.reset(store.applied(), store.meta().history(), "the log was truncated after lsn " + toLsn);
         appliedWatch.check();
     }
 
@@ -796,6 +805,7 @@ public final class ReplicaNode implements AutoCloseable {
             metrics.snapshotInstalled();
         }
         LOG.infof("epoch %d: installed snapshot at %s from %s", core.epoch(), s.applied(), s.link().leaderId);
+        changeFeed.reset(store.applied(), store.meta().history(), "a snapshot replaced the state");
         appliedWatch.check();
         reconnectAtMs = now;
     }
@@ -857,7 +867,7 @@ public final class ReplicaNode implements AutoCloseable {
             // Unsure what is durable: stop (the run loop halts the process) rather than guess.
             throw new IllegalStateException("synced write failed", f.failure());
         }
-        afterCommit(now, f.batch().entries().size(), f.nanos());
+        afterCommit(now, f.batch().entries(), f.nanos());
     }
 
     /**
@@ -870,7 +880,7 @@ public final class ReplicaNode implements AutoCloseable {
         }
         ReplicaStore.Batch b = takeStaged();
         if (b != null) {
-            afterCommit(now, b.entries().size(), store.commit(b));
+            afterCommit(now, b.entries(), store.commit(b));
         }
     }
 
@@ -888,11 +898,12 @@ public final class ReplicaNode implements AutoCloseable {
         return b;
     }
 
-    private void afterCommit(long now, int entries, long nanos) {
+    private void afterCommit(long now, List<LogEntry> entries, long nanos) {
         if (metrics != null) {
-            metrics.groupCommit(entries, nanos);
+            metrics.groupCommit(entries.size(), nanos);
         }
-        if (entries > 0) {
+        changeFeed.published(entries, store.meta().history(), now);
+        if (!entries.isEmpty()) {
             complete(core.onLocalFlush(now, store.last().lsn()));
             appliedWatch.check();
             if (core.role() == Role.FOLLOWER) {
@@ -905,6 +916,7 @@ public final class ReplicaNode implements AutoCloseable {
         lastTickMs = now;
         complete(core.onTick(now));
         appliedWatch.expire(now);
+        changeFeed.tick(store.meta().history(), now);
         if (now >= reconnectAtMs) {
             connect(now);
         }
@@ -1068,6 +1080,7 @@ public final class ReplicaNode implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        changeFeed.close();
         if (link != null) {
             link.close();
         }
