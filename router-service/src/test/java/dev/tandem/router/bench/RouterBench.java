@@ -200,7 +200,8 @@ public final class RouterBench {
             Result directOne = results.stream().filter(r -> r.name().equals("direct follower pipelined Get, 1 client")).findFirst().orElseThrow();
             System.out.printf("latency the router adds at 1 client (p50 router - p50 direct): %.3f ms%n", one.p50Ms() - directOne.p50Ms());
             for (String line : metrics.body().split("\n")) {
-                if (line.startsWith("tandem_router_leader_fallbacks_total") || (line.startsWith("tandem_router_requests_total") && line.contains("operation=\"get\""))) {
+                if (line.startsWith("tandem_router_leader_fallbacks_total") || line.startsWith("tandem_router_read_cache_lookups_total")
+                        || (line.startsWith("tandem_router_requests_total") && line.contains("operation=\"get\""))) {
                     System.out.println(line);
                 }
             }
