@@ -110,6 +110,10 @@ class ChangeFeedTest {
 
     @Test
     void aLargeBatchIsCutIntoEventsThatEachClaimOnlyFullyAppliedEntries() throws Exception {
+        // Room for the whole batch: with the 1 MiB limit the reader would be ended as behind whenever
+        // the sender thread has not written the first event before the second is queued.
+        feed.close();
+        feed = new ChangeFeed("r1", 8 << 20, 2, 100, new LogPosition(1, 3), H1, endings::add);
         TestSink sink = subscribe(10_000, 0);
         sink.next();
         List<LogEntry> batch = new ArrayList<>();
@@ -140,6 +144,7 @@ class ChangeFeedTest {
             }
         }
         assertEquals(List.of("k0a", "k0b", "k1a", "k1b", "k2a", "k2b", "k3a", "k3b", "k4a", "k4b"), keys);
+        assertEquals(List.of(), endings);
     }
 
     @Test
