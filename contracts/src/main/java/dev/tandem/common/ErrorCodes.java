@@ -2,6 +2,8 @@ package dev.tandem.common;
 
 import dev.tandem.proto.Error;
 import dev.tandem.proto.ErrorCode;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * The one error-code set (proto {@link ErrorCode}) and how REST presents each code: HTTP status
@@ -74,6 +76,20 @@ public final class ErrorCodes {
     /** URI that names the problem type in problem+json. */
     public static String typeUri(ErrorCode code) {
         return "https://tandem.dev/problems/" + code.name().toLowerCase().replace('_', '-');
+    }
+
+    /**
+     * The members of an RFC 9457 problem+json body for {@code code}, in their conventional order;
+     * callers add their own (position, opIndex) and serialize it with their JSON library.
+     */
+    public static Map<String, Object> problem(ErrorCode code, String detail) {
+        Map<String, Object> p = new LinkedHashMap<>();
+        p.put("type", typeUri(code));
+        p.put("title", title(code));
+        p.put("status", httpStatus(code));
+        p.put("detail", detail);
+        p.put("code", code.name());
+        return p;
     }
 
     public static Error error(ErrorCode code, String message) {

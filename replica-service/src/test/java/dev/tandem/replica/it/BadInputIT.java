@@ -194,6 +194,22 @@ class BadInputIT {
         assertEquals(200, conn.getResponseCode());
         String body = new String(conn.getInputStream().readAllBytes());
         assertTrue(body.contains("\"role\":\"ROLE_LEADER\""), body);
+        assertTrue(body.contains("\"digest\":\"\""), "no digest unless asked: " + body);
+
+        // The digest reads the whole state: only with the cluster secret.
+        String digestUrl = c.process("r1").httpUrl() + "/v1/replica/status?digest=true";
+        var refused = (java.net.HttpURLConnection) java.net.URI.create(digestUrl).toURL().openConnection();
+        refused.setRequestProperty("Tandem-Cluster-Secret", "wrong-secret-0123456789");
+        assertEquals(401, refused.getResponseCode());
+        assertEquals("application/problem+json", refused.getContentType());
+        String problem = new String(refused.getErrorStream().readAllBytes());
+        assertTrue(problem.contains("\"code\":\"UNAUTHENTICATED\"") && problem.contains("Tandem-Cluster-Secret"), problem);
+        var allowed = (java.net.HttpURLConnection) java.net.URI.create(digestUrl).toURL().openConnection();
+        allowed.setRequestProperty("Tandem-Cluster-Secret", ReplicaCluster.SECRET);
+        assertEquals(200, allowed.getResponseCode());
+        String withDigest = new String(allowed.getInputStream().readAllBytes());
+        assertTrue(withDigest.matches(".*\"digest\":\"[0-9a-f]{64}\".*"), withDigest);
+
         assertEquals(200, c.process("r1").httpStatus("/q/health/ready"));
         assertEquals(200, c.process("r2").httpStatus("/q/health/ready"));
         var m = (java.net.HttpURLConnection) java.net.URI.create(c.process("r1").httpUrl() + "/q/metrics").toURL().openConnection();

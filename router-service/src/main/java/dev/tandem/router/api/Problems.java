@@ -38,20 +38,9 @@ public final class Problems {
         return new RouterException(ErrorCode.INTERNAL, "internal error in the router: " + t.getClass().getSimpleName());
     }
 
-    /**
-     * A problem found by the HTTP layer before any Tandem operation (no such path, method not
-     * allowed, unsupported media type, a body or URI too large): the same shape and session headers
-     * as {@link #response}, with a code of its own that no replica ever sends.
-     */
     /** The problem+json body of {@code code}: type, title and status from the shared table ({@link ErrorCodes}). */
     static ObjectNode body(ErrorCode code, String detail) {
-        ObjectNode body = JSON.createObjectNode();
-        body.put("type", ErrorCodes.typeUri(code));
-        body.put("title", ErrorCodes.title(code));
-        body.put("status", ErrorCodes.httpStatus(code));
-        body.put("detail", detail);
-        body.put("code", code.name());
-        return body;
+        return JSON.valueToTree(ErrorCodes.problem(code, detail));
     }
 
     public static Response response(RouterException e, SessionToken token, int retryAfterS) {
