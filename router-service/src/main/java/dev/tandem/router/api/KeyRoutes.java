@@ -4,6 +4,7 @@ import dev.tandem.common.SessionToken;
 import dev.tandem.proto.ErrorCode;
 import io.quarkus.runtime.configuration.MemorySize;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
@@ -80,7 +81,7 @@ public class KeyRoutes {
         }
     }
 
-    /** GET and HEAD: the same answer; Vert.x leaves out the body of a HEAD response and keeps its length. */
+    /** GET and HEAD: the same answer; Vert.x leaves out the body of a HEAD response. */
     private void get(RoutingContext rc, String rawKey) {
         HttpServerRequest in = rc.request();
         answer(rc, kv.get(rawKey, in.getHeader(TandemHeaders.CONSISTENCY), in.getHeader(TandemHeaders.SESSION),
@@ -158,10 +159,12 @@ public class KeyRoutes {
         Object entity = r.getEntity();
         if (entity == null) {
             out.end();
-        } else if (entity instanceof byte[] bytes) {
-            out.end(Buffer.buffer(bytes));
         } else {
-            out.end(Buffer.buffer(entity.toString().getBytes(StandardCharsets.UTF_8)));
+            Buffer body = Buffer.buffer(entity instanceof byte[] bytes ? bytes : entity.toString().getBytes(StandardCharsets.UTF_8));
+            // Set here, not left to Vert.x: it leaves the length out of a HEAD response, which
+            // should carry the length the GET would have (RFC 9110, 9.3.2).
+            out.putHeader(HttpHeaders.CONTENT_LENGTH, String.valueOf(body.length()));
+            out.end(body);
         }
     }
 }

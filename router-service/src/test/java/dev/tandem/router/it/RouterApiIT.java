@@ -102,6 +102,12 @@ class RouterApiIT {
         assertTrue(get.getContentType().startsWith("text/plain"), get.getContentType());
         assertEquals(etag, get.getHeader("ETag"));
         assertTrue(LogPosition.parse(get.getHeader("Tandem-Position")).compareTo(LogPosition.parse(etag.replace("\"", ""))) >= 0);
+        // HEAD: the GET's headers, its length included, and no body.
+        Response head = c.keep(c.on(routerA).head("/v1/kv/rt/greeting"));
+        assertEquals(200, head.statusCode());
+        assertEquals("5", head.getHeader("Content-Length"));
+        assertEquals(etag, head.getHeader("ETag"));
+        assertEquals("", head.asString());
 
         // curl --data sends application/x-www-form-urlencoded: the body is still the value, byte for byte.
         Response form = c.keep(c.on(routerA).contentType("application/x-www-form-urlencoded").body("a=1&b=%20").put("/v1/kv/rt/form"));
