@@ -10,7 +10,7 @@ import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.HttpException;
-import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Singleton;
 import jakarta.enterprise.event.Observes;
 import java.util.Arrays;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
@@ -23,7 +23,7 @@ import org.jboss.logging.Logger;
  * they are problem+json like every other error ({@link Problems#http}), and 405 names the allowed
  * methods (RFC 9110 15.5.6).
  */
-@ApplicationScoped
+@Singleton
 public class HttpErrors {
 
     private static final Logger LOG = Logger.getLogger(HttpErrors.class);

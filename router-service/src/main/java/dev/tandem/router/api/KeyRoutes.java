@@ -10,7 +10,7 @@ import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
-import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Singleton;
 import jakarta.enterprise.event.Observes;
 import jakarta.ws.rs.core.Response;
 import java.nio.charset.StandardCharsets;
@@ -30,7 +30,7 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
  * <p>The key is taken from the raw request path, not from the path Vert.x matched routes on: that
  * one is normalized ("a/../b" is "b", "x//y" is "x/y"), which would silently store another key.
  */
-@ApplicationScoped
+@Singleton
 public class KeyRoutes {
 
     /**

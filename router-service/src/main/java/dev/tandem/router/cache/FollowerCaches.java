@@ -13,7 +13,7 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
-import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Singleton;
 import jakarta.enterprise.event.Observes;
 import java.util.Map;
 import java.util.Optional;
@@ -31,7 +31,7 @@ import org.jboss.logging.Logger;
  *
  * <p>Disabled ({@code tandem.router.read-cache-max-bytes=0}): no streams, and every lookup misses.
  */
-@ApplicationScoped
+@Singleton
 public class FollowerCaches {
 
     private static final Logger LOG = Logger.getLogger(FollowerCaches.class);

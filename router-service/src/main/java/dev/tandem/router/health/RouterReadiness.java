@@ -3,7 +3,7 @@ package dev.tandem.router.health;
 import dev.tandem.router.topology.ReplicaView;
 import dev.tandem.router.topology.Topology;
 import dev.tandem.router.topology.TopologyService;
-import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Singleton;
 import java.util.stream.Collectors;
 import org.eclipse.microprofile.health.HealthCheck;
 import org.eclipse.microprofile.health.HealthCheckResponse;
@@ -17,7 +17,7 @@ import org.eclipse.microprofile.health.Readiness;
  * Service has no ready endpoints until one comes back; the replicas' own readiness says why.
  */
 @Readiness
-@ApplicationScoped
+@Singleton
 public class RouterReadiness implements HealthCheck {
 
     private final TopologyService topology;

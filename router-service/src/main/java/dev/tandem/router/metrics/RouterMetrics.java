@@ -7,7 +7,7 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
-import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Singleton;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -18,7 +18,7 @@ import java.util.concurrent.TimeUnit;
  * and {@code _seconds} in the Prometheus output). Meters are cached per label set because the read
  * path runs tens of thousands of times a second.
  */
-@ApplicationScoped
+@Singleton
 public class RouterMetrics {
 
     private final MeterRegistry registry;

@@ -22,7 +22,7 @@ import dev.tandem.router.topology.Topology;
 import dev.tandem.router.topology.TopologyService;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Singleton;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -39,7 +39,7 @@ import org.jboss.logging.Logger;
  * once), a leader replaced while a write is in flight to it (hand the write over once), no leader
  * (503). Everything is asynchronous; no thread waits on a replica.
  */
-@ApplicationScoped
+@Singleton
 public class KvRouter {
 
     public static final String ROLE_LEADER = "leader";

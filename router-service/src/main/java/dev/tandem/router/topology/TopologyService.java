@@ -7,7 +7,7 @@ import dev.tandem.router.config.RouterConfig;
 import dev.tandem.router.config.RouterSettings;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
-import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Singleton;
 import jakarta.enterprise.event.Observes;
 import java.util.ArrayList;
 import java.util.List;
@@ -31,7 +31,7 @@ import org.jboss.logging.Logger;
  * (min position, staleness bound, leader-only) to the replica, which checks it against its own
  * state; a stale picture costs a retry or a fallback, never a wrong answer.
  */
-@ApplicationScoped
+@Singleton
 public class TopologyService {
 
     private static final Logger LOG = Logger.getLogger(TopologyService.class);
