@@ -210,12 +210,13 @@ public final class RouterBench {
     }
 
     /**
-     * A GET of a random loaded key. An answer that does not come within 5 s fails the request (an
-     * error in the results) instead of stopping that client's loop for good.
+     * A GET of a random loaded key. A connection that is not made within 5 s, or an answer that
+     * does not come within 5 s, fails the request (an error in the results) instead of stopping
+     * that client's loop for good.
      */
     private static RequestOptions randomKeyGet() {
         return new RequestOptions().setMethod(HttpMethod.GET).setURI("/v1/kv/bench/" + ThreadLocalRandom.current().nextInt(KEYS))
-                .setIdleTimeout(5_000);
+                .setConnectTimeout(5_000).setIdleTimeout(5_000);
     }
 
     private static Result run(String name, int clients, Op op) throws InterruptedException {
@@ -254,7 +255,8 @@ public final class RouterBench {
         completed.set(0);
         errors.set(0);
         if (!finished.await(WARMUP_SECONDS + SECONDS + 30, TimeUnit.SECONDS)) {
-            throw new IllegalStateException(name + ": clients did not finish");
+            throw new IllegalStateException(name + ": " + finished.getCount() + " of " + clients + " clients did not finish ("
+                    + completed.get() + " requests completed and " + errors.get() + " failed after the warm-up)");
         }
         Histogram h = recorder.getIntervalHistogram();
         Result r = new Result(name, completed.get() / (double) SECONDS, h.getValueAtPercentile(50) / 1000.0,
