@@ -8,10 +8,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.protobuf.ByteString;
 import dev.tandem.common.LogPosition;
+import dev.tandem.proto.ChangeEvent;
+import dev.tandem.proto.ChangesRequest;
 import dev.tandem.proto.Delete;
 import dev.tandem.proto.ErrorCode;
 import dev.tandem.proto.GetRequest;
 import dev.tandem.proto.GetResponse;
+import dev.tandem.proto.KvServiceGrpc;
 import dev.tandem.proto.Op;
 import dev.tandem.proto.Put;
 import dev.tandem.proto.ReadRequirement;
@@ -19,15 +22,20 @@ import dev.tandem.proto.StatusResponse;
 import dev.tandem.proto.WriteConcern;
 import dev.tandem.proto.WriteRequest;
 import dev.tandem.proto.WriteResponse;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -131,7 +139,26 @@ class FailoverIT {
 
             // The old leader comes back (restart of a leader = unassigned) and is told to follow.
             c.process("r1").start().awaitHttpOk("/q/health/live", ReplicaCluster.START_TIMEOUT);
+            // A router's read cache that follows r1's changes must learn that they are rolled back:
+            // its stream ends with ABORTED when r1 truncates.
+            Iterator<ChangeEvent> changes = KvServiceGrpc.newBlockingStub(c.channel("r1")).withDeadlineAfter(60, TimeUnit.SECONDS)
+                    .changes(ChangesRequest.newBuilder().setHeartbeatMs(100).build());
+            LogPosition streamStart = LogPosition.of(changes.next().getApplied());
+            assertTrue(streamStart.epoch() == 1 && streamStart.compareTo(lonely.get(0)) >= 0,
+                    () -> "r1's stream starts at " + streamStart + ", before its lonely writes");
+            CompletableFuture<Status> streamEnd = CompletableFuture.supplyAsync(() -> {
+                try {
+                    while (changes.hasNext()) {
+                        changes.next();
+                    }
+                    return Status.OK;
+                } catch (StatusRuntimeException e) {
+                    return e.getStatus();
+                }
+            });
             assertEquals(0, c.follow("r1", next, 2).getError().getCodeValue());
+            Status ended = streamEnd.get(30, TimeUnit.SECONDS);
+            assertEquals(Status.Code.ABORTED, ended.getCode(), () -> "r1's change stream ended with " + ended);
             Map<String, StatusResponse> conv = c.awaitConverged(next, c.ids(), Duration.ofSeconds(30));
             assertEquals(20, conv.get("r1").getRolledBackEntries(), "r1 must have rolled back exactly its 20 unreplicated entries");
             for (int i = 0; i < 20; i++) {
