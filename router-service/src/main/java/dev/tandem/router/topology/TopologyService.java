@@ -1,14 +1,14 @@
 package dev.tandem.router.topology;
 
 import dev.tandem.common.EpochHistory;
-import dev.tandem.proto.ReplicaInfo;
 import dev.tandem.common.ReplicaAddress;
+import dev.tandem.proto.ReplicaInfo;
 import dev.tandem.router.config.RouterConfig;
 import dev.tandem.router.config.RouterSettings;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
-import jakarta.inject.Singleton;
 import jakarta.enterprise.event.Observes;
+import jakarta.inject.Singleton;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
