@@ -33,6 +33,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -219,23 +220,36 @@ public final class RouterBench {
                 .setConnectTimeout(5_000).setIdleTimeout(5_000);
     }
 
+    /** An answer (or error) that has not come after this long is counted as an error and the client goes on. */
+    private static final long STALL_NANOS = TimeUnit.SECONDS.toNanos(10);
+
     private static Result run(String name, int clients, Op op) throws InterruptedException {
         Recorder recorder = new Recorder(3);
         AtomicLong errors = new AtomicLong();
         AtomicLong completed = new AtomicLong();
+        AtomicLong stalls = new AtomicLong();
         long warmEnd = System.nanoTime() + TimeUnit.SECONDS.toNanos(WARMUP_SECONDS);
         long end = warmEnd + TimeUnit.SECONDS.toNanos(SECONDS);
         CountDownLatch finished = new CountDownLatch(clients);
+        // When each client's request in flight started, 0 when none: whoever clears it (the answer,
+        // or the watchdog below) owns the request's outcome and sends the client's next one.
+        AtomicLongArray inFlightSince = new AtomicLongArray(clients);
+        Runnable[] loops = new Runnable[clients];
         for (int c = 0; c < clients; c++) {
             int client = c;
-            new Object() {
-                void next() {
+            loops[c] = new Runnable() {
+                @Override
+                public void run() {
                     long t0 = System.nanoTime();
                     if (t0 >= end) {
                         finished.countDown();
                         return;
                     }
+                    inFlightSince.set(client, t0);
                     op.run(client, ok -> {
+                        if (!inFlightSince.compareAndSet(client, t0, 0)) {
+                            return; // the watchdog gave up on it already
+                        }
                         long t1 = System.nanoTime();
                         if (t0 >= warmEnd) {
                             if (ok) {
@@ -245,18 +259,48 @@ public final class RouterBench {
                                 errors.incrementAndGet();
                             }
                         }
-                        next();
+                        run();
                     });
                 }
-            }.next();
+            };
         }
-        Thread.sleep(TimeUnit.NANOSECONDS.toMillis(warmEnd - System.nanoTime()));
-        recorder.reset();
-        completed.set(0);
-        errors.set(0);
-        if (!finished.await(WARMUP_SECONDS + SECONDS + 30, TimeUnit.SECONDS)) {
-            throw new IllegalStateException(name + ": " + finished.getCount() + " of " + clients + " clients did not finish ("
-                    + completed.get() + " requests completed and " + errors.get() + " failed after the warm-up)");
+        // Twice a client stopped for good: one request's future never completed, although the
+        // request has connect and idle timeouts and the router logged nothing (Vert.x's client
+        // has had such races, e.g. eclipse-vertx/vert.x#5231; not pinned down here). A request
+        // left without an outcome for 10 s is counted as an error (and printed), and its client
+        // goes on, so one lost answer costs one error, not the run.
+        ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor();
+        watchdog.scheduleWithFixedDelay(() -> {
+            long now = System.nanoTime();
+            for (int c = 0; c < clients; c++) {
+                long t0 = inFlightSince.get(c);
+                if (t0 != 0 && now - t0 > STALL_NANOS && inFlightSince.compareAndSet(c, t0, 0)) {
+                    stalls.incrementAndGet();
+                    if (t0 >= warmEnd) {
+                        errors.incrementAndGet();
+                    }
+                    loops[c].run();
+                }
+            }
+        }, 1, 1, TimeUnit.SECONDS);
+        try {
+            for (Runnable loop : loops) {
+                loop.run();
+            }
+            Thread.sleep(Math.max(0, TimeUnit.NANOSECONDS.toMillis(warmEnd - System.nanoTime())));
+            recorder.reset();
+            completed.set(0);
+            errors.set(0);
+            if (!finished.await(WARMUP_SECONDS + SECONDS + 30, TimeUnit.SECONDS)) {
+                throw new IllegalStateException(name + ": " + finished.getCount() + " of " + clients + " clients did not finish ("
+                        + completed.get() + " requests completed and " + errors.get() + " failed after the warm-up)");
+            }
+        } finally {
+            watchdog.shutdownNow();
+        }
+        if (stalls.get() > 0) {
+            System.out.printf("%s: %d requests got no answer and no error within 10 s (counted as errors when after the warm-up)%n",
+                    name, stalls.get());
         }
         Histogram h = recorder.getIntervalHistogram();
         Result r = new Result(name, completed.get() / (double) SECONDS, h.getValueAtPercentile(50) / 1000.0,
