@@ -1,13 +1,13 @@
 package dev.tandem.replica.http;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.protobuf.util.JsonFormat;
+import dev.tandem.common.ErrorCodes;
+import dev.tandem.proto.ErrorCode;
 import dev.tandem.replica.grpc.Protos;
 import dev.tandem.replica.node.ReplicaLifecycle;
 import dev.tandem.replica.node.ReplicaNode;
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.tandem.common.ErrorCodes;
-import dev.tandem.proto.ErrorCode;
 import io.smallrye.common.annotation.Blocking;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.HeaderParam;

@@ -20,7 +20,7 @@ import org.jboss.logging.Logger;
  * The answers the HTTP layer gives before (or instead of) any Tandem operation: no such path,
  * method not allowed, a body over the limit, a malformed URI, a failure while answering. Left to
  * Vert.x and Quarkus these are an HTML page or an empty body without the session headers; here
- * they are problem+json like every other error ({@link Problems#http}), and 405 names the allowed
+ * they are problem+json like every other error ({@link #send}), and 405 names the allowed
  * methods (RFC 9110 15.5.6).
  */
 @Singleton
