@@ -11,11 +11,11 @@ import dev.tandem.process.ServiceProcess;
 import io.restassured.response.Response;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -79,15 +79,26 @@ class RouterFailoverIT {
         try {
             Client reader = new Client();
             reader.put(router, "mono/start", "x");
-            Map<String, Integer> before = new HashMap<>();
+            List<String> before = new ArrayList<>();
             int last = readMonotonic(reader, 0, 30, before);
-            String pinned = before.entrySet().stream().max(Map.Entry.comparingByValue()).orElseThrow().getKey();
-            assertNotEquals("r1", pinned, "with followers healthy the session is pinned to a follower: " + before);
+            Map<String, Long> beforeCounts = before.stream().collect(Collectors.groupingBy(id -> id, Collectors.counting()));
+            String pinned = beforeCounts.entrySet().stream().max(Map.Entry.comparingByValue()).orElseThrow().getKey();
+            assertNotEquals("r1", pinned, "with followers healthy the session is pinned to a follower: " + beforeCounts);
             cluster.replica(pinned).kill();
             deadFollower = pinned;
-            Map<String, Integer> after = new HashMap<>();
+            List<String> after = new ArrayList<>();
             readMonotonic(reader, last, 60, after);
-            assertFalse(after.containsKey(pinned), "reads after the kill came from the dead follower? " + after);
+            // The router's read cache of the dead follower may answer the reads that reach the router
+            // before the end of that follower's change stream does (its data is exact as of the
+            // position it claims, which readMonotonic checks); once any other replica has answered,
+            // the router has moved the session and the dead follower serves nothing more.
+            int moved = 0;
+            while (moved < after.size() && after.get(moved).equals(pinned)) {
+                moved++;
+            }
+            assertTrue(moved < after.size(), "the session never moved off the dead follower: " + after);
+            assertFalse(after.subList(moved, after.size()).contains(pinned), "reads came from the dead follower after the session moved: " + after);
+            assertTrue(moved <= 5, "the dead follower answered " + moved + " reads after its kill: " + after);
         } finally {
             writing.set(false);
             writer.join(10_000);
@@ -98,7 +109,7 @@ class RouterFailoverIT {
     }
 
     /** Reads the counter {@code n} times; the value and the served position must never go back. */
-    private int readMonotonic(Client reader, int floor, int n, Map<String, Integer> servedBy) {
+    private int readMonotonic(Client reader, int floor, int n, List<String> servedBy) {
         int last = floor;
         LogPosition lastPos = LogPosition.ZERO;
         for (int i = 0; i < n; i++) {
@@ -113,7 +124,7 @@ class RouterFailoverIT {
             assertTrue(pos.compareTo(lastPos) >= 0, "served position went back from " + lastPos + " to " + pos);
             last = v;
             lastPos = pos;
-            servedBy.merge(r.getHeader("Tandem-Served-By"), 1, Integer::sum);
+            servedBy.add(r.getHeader("Tandem-Served-By"));
         }
         return last;
     }
