@@ -41,7 +41,7 @@ public class ClusterResource {
         try {
             token = TandemHeaders.session(session).token();
         } catch (RouterException e) {
-            return Problems.response(e, SessionToken.fresh(), topology.settings().retryAfterS());
+            return Problems.reply(e, SessionToken.fresh(), topology.settings().retryAfterS()).toResponse();
         }
         Topology t = topology.current();
         ObjectNode out = JSON.createObjectNode();

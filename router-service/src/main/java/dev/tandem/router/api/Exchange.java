@@ -5,7 +5,6 @@ import dev.tandem.router.metrics.RouterMetrics;
 import dev.tandem.router.routing.KvRouter;
 import dev.tandem.router.routing.RouterException;
 import dev.tandem.router.routing.Served;
-import jakarta.ws.rs.core.Response;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -20,7 +19,7 @@ final class Exchange {
     /** Turns a served answer into a response; may throw RouterException (e.g. 404 for a missing key). */
     @FunctionalInterface
     interface Render<T> {
-        Response.ResponseBuilder apply(Served<T> served, SessionToken next);
+        Reply apply(Served<T> served, SessionToken next);
     }
 
     /** The operations that write: their errors may carry the position of their own log entry. */
@@ -44,7 +43,7 @@ final class Exchange {
      * Parses the session header, then runs {@code call} with the token (the call may throw
      * RouterException while parsing its own inputs) and renders the outcome.
      */
-    <T> CompletionStage<Response> run(Function<SessionToken, CompletableFuture<Served<T>>> call, Render<T> render) {
+    <T> CompletionStage<Reply> run(Function<SessionToken, CompletableFuture<Served<T>>> call, Render<T> render) {
         SessionToken token;
         CompletableFuture<Served<T>> f;
         try {
@@ -64,19 +63,19 @@ final class Exchange {
                 return fail(problem, writeIsInTheLog(problem) ? token.advancedTo(problem.position()) : token);
             }
             SessionToken next = token.advancedTo(served.position());
-            Response.ResponseBuilder rb;
+            Reply reply;
             try {
-                rb = render.apply(served, next);
+                reply = render.apply(served, next);
             } catch (RuntimeException e) {
                 RouterException problem = Problems.classify(e);
                 metrics.request(operation, consistency, served.role(), problem.code().name(), System.nanoTime() - startNanos, served.replicaNanos());
-                return servedBy(Problems.response(problem, next, retryAfterS), served);
+                // A problem found after a replica answered (e.g. 404) names that replica, not the router.
+                return Problems.reply(problem, next, retryAfterS).replaceHeader(TandemHeaders.SERVED_BY, served.servedBy());
             }
             metrics.request(operation, consistency, served.role(), "ok", System.nanoTime() - startNanos, served.replicaNanos());
-            return rb.header(TandemHeaders.SESSION, next.toString())
+            return reply.header(TandemHeaders.SESSION, next.toString())
                     .header(TandemHeaders.POSITION, served.position().toString())
-                    .header(TandemHeaders.SERVED_BY, served.servedBy())
-                    .build();
+                    .header(TandemHeaders.SERVED_BY, served.servedBy());
         });
     }
 
@@ -94,17 +93,10 @@ final class Exchange {
         this.consistency = label;
     }
 
-    private Response fail(RouterException e, SessionToken token) {
+    private Reply fail(RouterException e, SessionToken token) {
         // Errors that reach the client came from the leader (followers' errors end in a fallback) or from the router itself.
         String role = e.servedBy().isEmpty() ? "none" : KvRouter.ROLE_LEADER;
         metrics.request(operation, consistency, role, e.code().name(), System.nanoTime() - startNanos, 0);
-        return Problems.response(e, token, retryAfterS);
-    }
-
-    /** A problem found after a replica answered (e.g. 404) names that replica, not the router. */
-    private static Response servedBy(Response problem, Served<?> served) {
-        return Response.fromResponse(problem)
-                .header(TandemHeaders.SERVED_BY, null).header(TandemHeaders.SERVED_BY, served.servedBy())
-                .build();
+        return Problems.reply(e, token, retryAfterS);
     }
 }

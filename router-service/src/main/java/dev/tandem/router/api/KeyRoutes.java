@@ -4,28 +4,23 @@ import dev.tandem.common.SessionToken;
 import dev.tandem.proto.ErrorCode;
 import io.quarkus.runtime.configuration.MemorySize;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
-import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Singleton;
-import jakarta.ws.rs.core.Response;
-import java.nio.charset.StandardCharsets;
-import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletionStage;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 
 /**
  * Carries every request to {@code /v1/kv/{key}} on plain Vert.x routes instead of through Quarkus
- * REST. The answers are still made by {@link KvResource#get}, {@link KvResource#put} and
- * {@link KvResource#delete}, the documented JAX-RS methods (OpenAPI describes them), so both paths
- * give identical answers; only the per-request machinery of Quarkus REST (request scope, resource
- * matching, reader and writer lookup) is skipped: JFR showed it as about half the router's CPU
- * per read and a third of its Java time per write (docs/benchmarks.md has the measured savings).
+ * REST. The answers are made by {@link KvResource#getReply}, {@link KvResource#putReply} and
+ * {@link KvResource#deleteReply}, which the documented JAX-RS methods (OpenAPI describes them) also
+ * call, so both paths give identical answers; only the per-request machinery of Quarkus REST
+ * (request scope, resource matching, reader and writer lookup, the JAX-RS Response) is skipped:
+ * JFR showed it as about half the router's CPU per read and a third of its Java time per write
+ * (docs/benchmarks.md has the measured savings).
  *
  * <p>The key is taken from the raw request path, not from the path Vert.x matched routes on: that
  * one is normalized ("a/../b" is "b", "x//y" is "x/y"), which would silently store another key.
@@ -72,7 +67,7 @@ public class KeyRoutes {
             put(rc, rawKey);
         } else if (HttpMethod.DELETE.equals(method)) {
             HttpServerRequest in = rc.request();
-            answer(rc, kv.delete(rawKey, in.getHeader("If-Match"), in.getHeader("If-None-Match"), in.getHeader(TandemHeaders.WRITE_CONCERN),
+            answer(rc, kv.deleteReply(rawKey, in.getHeader("If-Match"), in.getHeader("If-None-Match"), in.getHeader(TandemHeaders.WRITE_CONCERN),
                     in.getHeader(TandemHeaders.IDEMPOTENCY_KEY), in.getHeader(TandemHeaders.SESSION)));
         } else if (HttpMethod.OPTIONS.equals(method)) {
             HttpErrors.options(rc, KEY_METHODS);
@@ -84,7 +79,7 @@ public class KeyRoutes {
     /** GET and HEAD: the same answer; Vert.x leaves out the body of a HEAD response. */
     private void get(RoutingContext rc, String rawKey) {
         HttpServerRequest in = rc.request();
-        answer(rc, kv.get(rawKey, in.getHeader(TandemHeaders.CONSISTENCY), in.getHeader(TandemHeaders.SESSION),
+        answer(rc, kv.getReply(rawKey, in.getHeader(TandemHeaders.CONSISTENCY), in.getHeader(TandemHeaders.SESSION),
                 in.getHeader("If-Match"), in.getHeader("If-None-Match")));
     }
 
@@ -113,7 +108,7 @@ public class KeyRoutes {
         });
         in.endHandler(v -> {
             if (!rc.failed()) {
-                answer(rc, kv.put(rawKey, body.getBytes(), in.getHeader("Content-Type"),
+                answer(rc, kv.putReply(rawKey, body.getBytes(), in.getHeader("Content-Type"),
                         in.getHeader("If-Match"), in.getHeader("If-None-Match"), in.getHeader(TandemHeaders.WRITE_CONCERN),
                         in.getHeader(TandemHeaders.IDEMPOTENCY_KEY), in.getHeader(TandemHeaders.SESSION)));
             }
@@ -125,46 +120,20 @@ public class KeyRoutes {
         in.resume();
     }
 
-    private static void answer(RoutingContext rc, CompletionStage<Response> response) {
-        response.whenComplete((r, err) -> {
+    private static void answer(RoutingContext rc, CompletionStage<Reply> reply) {
+        reply.whenComplete((r, err) -> {
             if (err != null) {
-                // KvResource turns every expected failure into a problem response: this is a bug,
+                // KvResource turns every expected failure into a problem reply: this is a bug,
                 // answered as INTERNAL (500, so no Retry-After is involved).
-                r = Problems.response(Problems.classify(err), SessionToken.fresh(), 1);
+                r = Problems.reply(Problems.classify(err), SessionToken.fresh(), 1);
             }
             try {
-                write(rc.response(), r);
+                r.send(rc.response());
             } catch (RuntimeException e) {
                 // Whatever failed while answering (a header that does not render, a closed stream),
                 // the client gets an answer, not a request that hangs: 500 if nothing was sent yet.
                 HttpErrors.internalError(rc, e);
             }
         });
-    }
-
-    private static void write(HttpServerResponse out, Response r) {
-        if (out.ended() || out.closed()) {
-            return; // the client went away
-        }
-        out.setStatusCode(r.getStatus());
-        // getHeaders, not getStringHeaders: the latter copies every header into a new sorted map.
-        for (Map.Entry<String, List<Object>> h : r.getHeaders().entrySet()) {
-            for (Object v : h.getValue()) {
-                out.headers().add(h.getKey(), String.valueOf(v));
-            }
-        }
-        if (!out.headers().contains("Content-Type") && r.getMediaType() != null) {
-            out.putHeader("Content-Type", r.getMediaType().toString());
-        }
-        Object entity = r.getEntity();
-        if (entity == null) {
-            out.end();
-        } else {
-            Buffer body = Buffer.buffer(entity instanceof byte[] bytes ? bytes : entity.toString().getBytes(StandardCharsets.UTF_8));
-            // Set here, not left to Vert.x: it leaves the length out of a HEAD response, which
-            // should carry the length the GET would have (RFC 9110, 9.3.2).
-            out.putHeader(HttpHeaders.CONTENT_LENGTH, String.valueOf(body.length()));
-            out.end(body);
-        }
     }
 }

@@ -92,6 +92,11 @@ public class KvResource {
                                          @HeaderParam(TandemHeaders.SESSION) String session,
                                          @HeaderParam("If-Match") String ifMatch,
                                          @HeaderParam("If-None-Match") String ifNoneMatch) {
+        return getReply(key, consistencyHeader, session, ifMatch, ifNoneMatch).thenApply(Reply::toResponse);
+    }
+
+    /** {@link #get} as {@link KeyRoutes} serves it; {@code key} is the raw path's, still percent-encoded. */
+    CompletionStage<Reply> getReply(String key, String consistencyHeader, String session, String ifMatch, String ifNoneMatch) {
         Exchange x = new Exchange(metrics, retryAfterS, "get", session);
         return x.run(token -> {
             Consistency c = TandemHeaders.consistency(consistencyHeader);
@@ -112,13 +117,9 @@ public class KvResource {
                 throw new RouterException(ErrorCode.NOT_FOUND, "key '" + decodedKey + "' does not exist (as of " + s.position() + " on " + s.servedBy() + ")");
             }
             if (pre != null && pre.ifNoneMatchFails(etag)) {
-                return Response.notModified().header("ETag", etag);
+                return Reply.status(304).header("ETag", etag);
             }
-            return Response.ok(r.getValue().toByteArray())
-                    // A header string, not .type(): a value stored before content types were checked must not
-                    // make the answer fail to render; it is served as bytes.
-                    .header("Content-Type", servedContentType(r.getContentType()))
-                    .header("ETag", etag);
+            return Reply.status(200).body(r.getValue().toByteArray(), servedContentType(r.getContentType())).header("ETag", etag);
         });
     }
 
@@ -175,6 +176,12 @@ public class KvResource {
                                          @HeaderParam(TandemHeaders.WRITE_CONCERN) String concern,
                                          @HeaderParam(TandemHeaders.IDEMPOTENCY_KEY) String idempotencyKey,
                                          @HeaderParam(TandemHeaders.SESSION) String session) {
+        return putReply(key, body, contentType, ifMatch, ifNoneMatch, concern, idempotencyKey, session).thenApply(Reply::toResponse);
+    }
+
+    /** {@link #put} as {@link KeyRoutes} serves it. */
+    CompletionStage<Reply> putReply(String key, byte[] body, String contentType, String ifMatch, String ifNoneMatch, String concern,
+                                    String idempotencyKey, String session) {
         Exchange x = new Exchange(metrics, retryAfterS, "put", session);
         return x.run(token -> {
             Put.Builder put = Put.newBuilder().setKey(TandemHeaders.keyFromRawPath(key))
@@ -192,7 +199,7 @@ public class KvResource {
             out.put("created", created);
             out.put("replayed", r.getReplayed());
             previous(r).ifPresent(p -> out.put("previousVersion", p.toString()));
-            return Response.status(created ? 201 : 200).entity(out.toString()).type(MediaType.APPLICATION_JSON)
+            return Reply.json(created ? 201 : 200, out.toString())
                     .header("ETag", TandemHeaders.etag(s.position()))
                     .header(TandemHeaders.REPLAYED, Boolean.toString(r.getReplayed()));
         });
@@ -214,6 +221,11 @@ public class KvResource {
                                             @HeaderParam(TandemHeaders.WRITE_CONCERN) String concern,
                                             @HeaderParam(TandemHeaders.IDEMPOTENCY_KEY) String idempotencyKey,
                                             @HeaderParam(TandemHeaders.SESSION) String session) {
+        return deleteReply(key, ifMatch, ifNoneMatch, concern, idempotencyKey, session).thenApply(Reply::toResponse);
+    }
+
+    /** {@link #delete} as {@link KeyRoutes} serves it. */
+    CompletionStage<Reply> deleteReply(String key, String ifMatch, String ifNoneMatch, String concern, String idempotencyKey, String session) {
         Exchange x = new Exchange(metrics, retryAfterS, "delete", session);
         return x.run(token -> {
             Delete.Builder del = Delete.newBuilder().setKey(TandemHeaders.keyFromRawPath(key));
@@ -226,7 +238,7 @@ public class KvResource {
             if (r.getResultsCount() > 0 && !r.getResults(0).getExisted()) {
                 throw new RouterException(ErrorCode.NOT_FOUND, "key '" + key + "' did not exist; nothing was deleted", s.position(), -1, s.servedBy());
             }
-            return Response.noContent().header(TandemHeaders.REPLAYED, Boolean.toString(r.getReplayed()));
+            return Reply.status(204).header(TandemHeaders.REPLAYED, Boolean.toString(r.getReplayed()));
         });
     }
 
@@ -265,8 +277,8 @@ public class KvResource {
             } else {
                 out.put("nextCursor", s.response().getNextCursor());
             }
-            return Response.ok(out.toString()).type(MediaType.APPLICATION_JSON);
-        });
+            return Reply.json(200, out.toString());
+        }).thenApply(Reply::toResponse);
     }
 
     /**

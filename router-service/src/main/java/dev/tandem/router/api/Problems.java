@@ -7,7 +7,7 @@ import dev.tandem.common.LogPosition;
 import dev.tandem.common.SessionToken;
 import dev.tandem.proto.ErrorCode;
 import dev.tandem.router.routing.RouterException;
-import jakarta.ws.rs.core.Response;
+import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import org.jboss.logging.Logger;
@@ -43,7 +43,7 @@ public final class Problems {
         return JSON.valueToTree(ErrorCodes.problem(code, detail));
     }
 
-    public static Response response(RouterException e, SessionToken token, int retryAfterS) {
+    static Reply reply(RouterException e, SessionToken token, int retryAfterS) {
         ErrorCode code = e.code();
         int status = ErrorCodes.httpStatus(code);
         ObjectNode body = body(code, e.getMessage());
@@ -57,16 +57,15 @@ public final class Problems {
             body.put("servedBy", e.servedBy());
         }
         LogPosition shown = e.position() != null ? e.position() : token.position();
-        Response.ResponseBuilder rb = Response.status(status)
-                .type(MEDIA_TYPE)
-                .entity(body.toString())
+        Reply r = Reply.status(status)
+                .body(body.toString().getBytes(StandardCharsets.UTF_8), MEDIA_TYPE)
                 .header(TandemHeaders.SESSION, token.toString())
                 .header(TandemHeaders.POSITION, shown.toString())
                 .header(TandemHeaders.SERVED_BY, e.servedBy().isEmpty() ? "router" : e.servedBy());
         if (status == 503) {
             // Every 503 here is transient (failover, catch-up, lease): tell clients when to come back.
-            rb.header("Retry-After", Integer.toString(retryAfterS));
+            r.header("Retry-After", Integer.toString(retryAfterS));
         }
-        return rb.build();
+        return r;
     }
 }

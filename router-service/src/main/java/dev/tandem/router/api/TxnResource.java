@@ -84,8 +84,9 @@ public class TxnResource {
             } catch (RuntimeException e) {
                 token = SessionToken.fresh();
             }
-            return CompletableFuture.completedFuture(Problems.response(new RouterException(ErrorCode.UNSUPPORTED_MEDIA_TYPE,
-                    "the body of POST /v1/txn is JSON: send Content-Type: application/json (got '" + contentType + "')"), token, retryAfterS));
+            return CompletableFuture.completedFuture(Problems.reply(new RouterException(ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+                    "the body of POST /v1/txn is JSON: send Content-Type: application/json (got '" + contentType + "')"), token, retryAfterS)
+                    .toResponse());
         }
         Exchange x = new Exchange(metrics, retryAfterS, "txn", session);
         return x.run(token -> {
@@ -108,8 +109,7 @@ public class TxnResource {
                             o.put("previousVersion", LogPosition.of(r.getPreviousVersion()).toString());
                         }
                     }
-                    return Response.ok(out.toString()).type(MediaType.APPLICATION_JSON)
-                            .header(TandemHeaders.REPLAYED, Boolean.toString(s.response().getReplayed()));
-                });
+                    return Reply.json(200, out.toString()).header(TandemHeaders.REPLAYED, Boolean.toString(s.response().getReplayed()));
+                }).thenApply(Reply::toResponse);
     }
 }

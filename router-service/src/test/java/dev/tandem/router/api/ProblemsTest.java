@@ -13,7 +13,6 @@ import dev.tandem.common.SessionToken;
 import dev.tandem.proto.Error;
 import dev.tandem.proto.ErrorCode;
 import dev.tandem.router.routing.RouterException;
-import jakarta.ws.rs.core.Response;
 import java.util.concurrent.CompletionException;
 import org.junit.jupiter.api.Test;
 
@@ -22,8 +21,8 @@ class ProblemsTest {
 
     private static final SessionToken TOKEN = new SessionToken("00000000000000ff", new LogPosition(1, 5));
 
-    private static JsonNode body(Response r) throws Exception {
-        return new ObjectMapper().readTree((String) r.getEntity());
+    private static JsonNode body(Reply r) throws Exception {
+        return new ObjectMapper().readTree(r.bodyText());
     }
 
     @Test
@@ -32,17 +31,17 @@ class ProblemsTest {
             if (code == ErrorCode.OK || code == ErrorCode.UNRECOGNIZED || code == ErrorCode.INTERNAL) {
                 continue;
             }
-            Response r = Problems.response(new RouterException(code, "why"), TOKEN, 2);
-            assertEquals(ErrorCodes.httpStatus(code), r.getStatus(), code.name());
-            assertTrue(r.getStatus() != 500, code.name());
-            assertEquals("application/problem+json", r.getMediaType().toString());
+            Reply r = Problems.reply(new RouterException(code, "why"), TOKEN, 2);
+            assertEquals(ErrorCodes.httpStatus(code), r.status(), code.name());
+            assertTrue(r.status() != 500, code.name());
+            assertEquals("application/problem+json", r.contentType());
             JsonNode b = body(r);
             assertEquals(code.name(), b.get("code").asText());
             assertEquals(ErrorCodes.title(code), b.get("title").asText());
-            assertEquals(r.getStatus(), b.get("status").asInt());
+            assertEquals(r.status(), b.get("status").asInt());
             assertEquals("why", b.get("detail").asText());
-            assertEquals(TOKEN.toString(), r.getHeaderString("Tandem-Session"));
-            assertEquals(r.getStatus() == 503 ? "2" : null, r.getHeaderString("Retry-After"), code.name());
+            assertEquals(TOKEN.toString(), r.header("Tandem-Session"));
+            assertEquals(r.status() == 503 ? "2" : null, r.header("Retry-After"), code.name());
         }
     }
 
@@ -50,11 +49,11 @@ class ProblemsTest {
     void notConfirmedIs504WithTheWritesPosition() throws Exception {
         Error e = Error.newBuilder().setCode(ErrorCode.NOT_CONFIRMED).setMessage("durable on r1, 1 of 3 copies")
                 .setPosition(new LogPosition(1, 9).toProto()).setOpIndex(-1).build();
-        Response r = Problems.response(RouterException.fromReplica(e, "r1", null), TOKEN, 1);
-        assertEquals(504, r.getStatus());
+        Reply r = Problems.reply(RouterException.fromReplica(e, "r1", null), TOKEN, 1);
+        assertEquals(504, r.status());
         assertEquals("1.9", body(r).get("position").asText());
-        assertEquals("1.9", r.getHeaderString("Tandem-Position"));
-        assertEquals("r1", r.getHeaderString("Tandem-Served-By"));
+        assertEquals("1.9", r.header("Tandem-Position"));
+        assertEquals("r1", r.header("Tandem-Served-By"));
     }
 
     @Test
@@ -62,31 +61,31 @@ class ProblemsTest {
         Error e = Error.newBuilder().setCode(ErrorCode.IDEMPOTENCY_KEY_REUSED).setOpIndex(-1)
                 .setMessage("request id 'client-order-17-create' was already used, at 1.38, for a write with other operations; nothing was written")
                 .build();
-        Response r = Problems.response(RouterException.fromReplica(e, "r1", null), TOKEN, 1);
-        assertEquals(422, r.getStatus());
-        assertEquals("application/problem+json", r.getMediaType().toString());
+        Reply r = Problems.reply(RouterException.fromReplica(e, "r1", null), TOKEN, 1);
+        assertEquals(422, r.status());
+        assertEquals("application/problem+json", r.contentType());
         JsonNode b = body(r);
         assertEquals("IDEMPOTENCY_KEY_REUSED", b.get("code").asText());
         assertEquals(422, b.get("status").asInt());
         assertEquals("https://tandem.dev/problems/idempotency-key-reused", b.get("type").asText());
         assertTrue(b.get("detail").asText().contains("nothing was written"));
-        assertNull(r.getHeaderString("Retry-After"), "retrying the same refused request cannot succeed");
+        assertNull(r.header("Retry-After"), "retrying the same refused request cannot succeed");
     }
 
     @Test
     void sessionWriteLostIs410WithTheLostPosition() throws Exception {
         Error e = Error.newBuilder().setCode(ErrorCode.SESSION_WRITE_LOST).setMessage("1.7 was rolled back")
                 .setPosition(new LogPosition(1, 7).toProto()).build();
-        Response r = Problems.response(RouterException.fromReplica(e, "r2", null), TOKEN, 1);
-        assertEquals(410, r.getStatus());
+        Reply r = Problems.reply(RouterException.fromReplica(e, "r2", null), TOKEN, 1);
+        assertEquals(410, r.status());
         assertEquals("1.7", body(r).get("position").asText());
     }
 
     @Test
     void aTxnConditionIsPresentedAsAVersionConflictNamingTheOp() throws Exception {
         Error e = Error.newBuilder().setCode(ErrorCode.CONDITION_FAILED).setMessage("version differs").setOpIndex(1).build();
-        Response r = Problems.response(RouterException.fromReplica(e, "r1", ErrorCode.VERSION_CONFLICT), TOKEN, 1);
-        assertEquals(409, r.getStatus());
+        Reply r = Problems.reply(RouterException.fromReplica(e, "r1", ErrorCode.VERSION_CONFLICT), TOKEN, 1);
+        assertEquals(409, r.status());
         assertEquals("VERSION_CONFLICT", body(r).get("code").asText());
         assertEquals(1, body(r).get("opIndex").asInt());
     }
@@ -94,15 +93,15 @@ class ProblemsTest {
     @Test
     void aSingleKeyConditionIs412() {
         Error e = Error.newBuilder().setCode(ErrorCode.CONDITION_FAILED).setMessage("exists").setOpIndex(0).build();
-        assertEquals(412, Problems.response(RouterException.fromReplica(e, "r1", null), TOKEN, 1).getStatus());
+        assertEquals(412, Problems.reply(RouterException.fromReplica(e, "r1", null), TOKEN, 1).status());
     }
 
     @Test
     void aBugIsAn500InternalAndIsNotMistakenForAnExpectedCondition() throws Exception {
         RouterException e = Problems.classify(new CompletionException(new NullPointerException("oops")));
         assertEquals(ErrorCode.INTERNAL, e.code());
-        Response r = Problems.response(e, TOKEN, 1);
-        assertEquals(500, r.getStatus());
+        Reply r = Problems.reply(e, TOKEN, 1);
+        assertEquals(500, r.status());
         assertFalse(body(r).get("detail").asText().contains("oops"), "internal details stay in the log");
     }
 
