@@ -18,7 +18,7 @@ import java.util.List;
  */
 final class Reply {
 
-    static final String JSON = "application/json";
+    private static final String JSON = "application/json";
 
     private final int status;
     /** Name, value, name, value, ...: a reply has a handful of headers, so a list beats a map. */
@@ -86,10 +86,6 @@ final class Reply {
     /** The body, or null for a reply without one (204, 304). */
     byte[] body() {
         return body;
-    }
-
-    String bodyText() {
-        return body == null ? null : new String(body, StandardCharsets.UTF_8);
     }
 
     /** For the JAX-RS resources (scan, txn, cluster). */

@@ -13,6 +13,7 @@ import dev.tandem.common.SessionToken;
 import dev.tandem.proto.Error;
 import dev.tandem.proto.ErrorCode;
 import dev.tandem.router.routing.RouterException;
+import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CompletionException;
 import org.junit.jupiter.api.Test;
 
@@ -22,7 +23,7 @@ class ProblemsTest {
     private static final SessionToken TOKEN = new SessionToken("00000000000000ff", new LogPosition(1, 5));
 
     private static JsonNode body(Reply r) throws Exception {
-        return new ObjectMapper().readTree(r.bodyText());
+        return new ObjectMapper().readTree(new String(r.body(), StandardCharsets.UTF_8));
     }
 
     @Test
