@@ -14,6 +14,7 @@ import io.grpc.ManagedChannelBuilder;
 import io.grpc.stub.StreamObserver;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClient;
+import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.PoolOptions;
@@ -56,6 +57,15 @@ public final class RouterBench {
     private static final int WARMUP_SECONDS = Integer.getInteger("bench.warmup-seconds", 10);
     private static final int KEYS = Integer.getInteger("bench.keys", 1000);
     private static final int VALUE_BYTES = Integer.getInteger("bench.value-bytes", 100);
+    /**
+     * With {@code -Dbench.trace-requests=true} each GET through the router carries
+     * {@code ?bench-request=<client>-<n>}, and a request that gets no answer is printed by that id, to
+     * be looked up in the router's access log: {@code -Dbench.router-properties=quarkus.http.access-log.enabled=true}
+     * writes each answered request line to router-service/target/it/bench-<n>/bench-router.log.
+     */
+    private static final boolean TRACE = Boolean.getBoolean("bench.trace-requests");
+    /** Per client, the number of its last GET through the router (what TRACE sends). */
+    private static final AtomicLongArray LAST_REQUEST = new AtomicLongArray(CLIENTS);
 
     /** One request of a closed loop: start it, call back with success when its answer is in. */
     interface Op {
@@ -139,7 +149,7 @@ public final class RouterBench {
                 for (String level : levels) {
                     results.add(run("router GET, " + level, CLIENTS, (client, done) ->
                             http.request(randomKeyGet())
-                                    .compose(req -> req.putHeader("Tandem-Consistency", level).putHeader("Tandem-Session", tokens[client]).send())
+                                    .compose(req -> traced(req, client).putHeader("Tandem-Consistency", level).putHeader("Tandem-Session", tokens[client]).send())
                                     .compose(resp -> resp.body().map(body -> resp.statusCode() == 200))
                                     .onComplete(ar -> done.accept(ar.succeeded() && ar.result()))));
                 }
@@ -152,7 +162,7 @@ public final class RouterBench {
                 }
                 results.add(run("router GET, session, 1 client", 1, (client, done) ->
                         http.request(randomKeyGet())
-                                .compose(req -> req.putHeader("Tandem-Session", tokens[0]).send())
+                                .compose(req -> traced(req, client).putHeader("Tandem-Session", tokens[0]).send())
                                 .compose(resp -> resp.body().map(body -> resp.statusCode() == 200))
                                 .onComplete(ar -> done.accept(ar.succeeded() && ar.result()))));
             } finally {
@@ -208,6 +218,11 @@ public final class RouterBench {
             }
             System.out.printf("router's own measure, tandem_router_added_latency_seconds mean over all requests: %.3f ms%n", addedMeanMs(metrics.body()));
         }
+    }
+
+    private static HttpClientRequest traced(HttpClientRequest req, int client) {
+        // In the query string, which the key routes ignore and the access log's request line shows.
+        return TRACE ? req.setURI(req.getURI() + "?bench-request=" + client + "-" + LAST_REQUEST.incrementAndGet(client)) : req;
     }
 
     /**
@@ -276,6 +291,10 @@ public final class RouterBench {
                 long t0 = inFlightSince.get(c);
                 if (t0 != 0 && now - t0 > STALL_NANOS && inFlightSince.compareAndSet(c, t0, 0)) {
                     stalls.incrementAndGet();
+                    if (TRACE) {
+                        System.out.printf("%s: client %d got no answer in 10 s; its last GET through the router was %d-%d%n",
+                                name, c, c, LAST_REQUEST.get(c));
+                    }
                     if (t0 >= warmEnd) {
                         errors.incrementAndGet();
                     }
