@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.google.protobuf.ByteString;
 import dev.tandem.common.LogPosition;
-import dev.tandem.proto.Condition;
 import dev.tandem.proto.Delete;
 import dev.tandem.proto.ErrorCode;
 import dev.tandem.proto.GetResponse;
