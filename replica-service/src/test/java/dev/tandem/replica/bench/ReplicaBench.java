@@ -19,6 +19,8 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -41,7 +43,9 @@ import org.HdrHistogram.Histogram;
  * gRPC channel, either as unary {@code Write} calls (a blocking thread per client) or on the
  * {@code Pipeline} stream the router uses (the next put leaves from the last one's callback); both
  * are measured in the same run, so one is the other's baseline. Latency is measured at the client with HdrHistogram; the group-commit
- * batch size is the leader's {@code tandem_replica_group_commit_entries} mean over the run.
+ * batch size is the leader's {@code tandem_replica_group_commit_entries} mean over the run; {@code cpu us/w}
+ * is the whole machine's busy CPU time per acknowledged write over the measured seconds (every
+ * process: the replicas, this client, the kernel), the figure bin/pg-baseline gives for PostgreSQL.
  *
  * <p>System properties: {@code bench.seconds} (measured seconds per cell, default 8),
  * {@code bench.warmup-seconds} (default 2, before each cell), {@code bench.cluster-warmup-seconds}
@@ -82,8 +86,8 @@ public final class ReplicaBench {
                         clusterWarmup, valueBytes);
             }
             List<String> rows = new ArrayList<>();
-            rows.add(String.format("%-9s %-9s %7s %10s %9s %9s %9s %10s %9s %8s", "transport", "concern", "clients", "writes/s", "p50 ms", "p99 ms",
-                    "max ms", "mean batch", "fsync ms", "errors"));
+            rows.add(String.format("%-9s %-9s %7s %10s %9s %9s %9s %10s %9s %8s %9s", "transport", "concern", "clients", "writes/s", "p50 ms", "p99 ms",
+                    "max ms", "mean batch", "fsync ms", "errors", "cpu us/w"));
             for (WriteConcern concern : concerns) {
                 for (int n : clients) {
                     for (String transport : transports) {
@@ -173,11 +177,13 @@ public final class ReplicaBench {
         double[] before = groupCommit(leaderUrl);
         double[] fsyncBefore = summary(leaderUrl, "tandem_replica_fsync_seconds");
         recorder.reset();
+        long busyBefore = busyTicks();
         measuring.set(true);
         long start = System.nanoTime();
         Thread.sleep(seconds * 1000L);
         measuring.set(false);
         long elapsed = System.nanoTime() - start;
+        long busy = busyTicks() - busyBefore;
         Histogram h = recorder.getIntervalHistogram();
         double[] after = groupCommit(leaderUrl);
         double[] fsyncAfter = summary(leaderUrl, "tandem_replica_fsync_seconds");
@@ -188,9 +194,28 @@ public final class ReplicaBench {
         }
         pipelinedDone.await();
         double meanBatch = (after[1] - before[1]) == 0 ? 0 : (after[0] - before[0]) / (after[1] - before[1]);
-        return String.format("%-9s %7d %10.0f %9.2f %9.2f %9.2f %10.1f %9.2f %8d", WriteConcerns.name(concern), clients,
+        String cpuPerWrite = busyBefore < 0 || ok.get() == 0 ? "-" : String.format("%.0f", busy * 1e6 / CLOCK_TICKS_PER_SECOND / ok.get());
+        return String.format("%-9s %7d %10.0f %9.2f %9.2f %9.2f %10.1f %9.2f %8d %9s", WriteConcerns.name(concern), clients,
                 ok.get() / (elapsed / 1e9), h.getValueAtPercentile(50) / 1000.0, h.getValueAtPercentile(99) / 1000.0,
-                h.getMaxValue() / 1000.0, meanBatch, fsyncMs, errors.get());
+                h.getMaxValue() / 1000.0, meanBatch, fsyncMs, errors.get(), cpuPerWrite);
+    }
+
+    /** Linux's USER_HZ, the unit of /proc/stat: 100 on every architecture Tandem runs on. */
+    private static final double CLOCK_TICKS_PER_SECOND = 100;
+
+    /**
+     * The whole machine's busy CPU time so far (user, nice, system, irq, softirq; not idle, iowait
+     * or steal), in clock ticks from /proc/stat; -1 where there is none. It counts the replicas,
+     * this client and the kernel's work for them alike, as bin/pg-baseline counts PostgreSQL's
+     * servers and pgbench, so the two systems' CPU per write compare.
+     */
+    private static long busyTicks() {
+        try {
+            String[] f = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
+            return Long.parseLong(f[1]) + Long.parseLong(f[2]) + Long.parseLong(f[3]) + Long.parseLong(f[6]) + Long.parseLong(f[7]);
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
     }
 
     private static double[] groupCommit(String url) throws IOException, InterruptedException {
