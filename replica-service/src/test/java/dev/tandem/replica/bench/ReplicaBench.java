@@ -59,6 +59,9 @@ import org.HdrHistogram.Histogram;
  */
 public final class ReplicaBench {
 
+    /** Linux's USER_HZ, the unit of /proc/stat: 100 on every architecture Tandem runs on. */
+    private static final double CLOCK_TICKS_PER_SECOND = 100;
+
     public static void main(String[] args) throws Exception {
         int seconds = Integer.getInteger("bench.seconds", 8);
         int warmup = Integer.getInteger("bench.warmup-seconds", 2);
@@ -199,9 +202,6 @@ public final class ReplicaBench {
                 ok.get() / (elapsed / 1e9), h.getValueAtPercentile(50) / 1000.0, h.getValueAtPercentile(99) / 1000.0,
                 h.getMaxValue() / 1000.0, meanBatch, fsyncMs, errors.get(), cpuPerWrite);
     }
-
-    /** Linux's USER_HZ, the unit of /proc/stat: 100 on every architecture Tandem runs on. */
-    private static final double CLOCK_TICKS_PER_SECOND = 100;
 
     /**
      * The whole machine's busy CPU time so far (user, nice, system, irq, softirq; not idle, iowait
