@@ -186,7 +186,7 @@ public final class ReplicaBench {
         Thread.sleep(seconds * 1000L);
         measuring.set(false);
         long elapsed = System.nanoTime() - start;
-        long busy = busyTicks() - busyBefore;
+        long busyAfter = busyTicks();
         Histogram h = recorder.getIntervalHistogram();
         double[] after = groupCommit(leaderUrl);
         double[] fsyncAfter = summary(leaderUrl, "tandem_replica_fsync_seconds");
@@ -197,7 +197,8 @@ public final class ReplicaBench {
         }
         pipelinedDone.await();
         double meanBatch = (after[1] - before[1]) == 0 ? 0 : (after[0] - before[0]) / (after[1] - before[1]);
-        String cpuPerWrite = busyBefore < 0 || ok.get() == 0 ? "-" : String.format("%.0f", busy * 1e6 / CLOCK_TICKS_PER_SECOND / ok.get());
+        String cpuPerWrite = busyBefore < 0 || busyAfter < 0 || ok.get() == 0 ? "-"
+                : String.format("%.0f", (busyAfter - busyBefore) * 1e6 / CLOCK_TICKS_PER_SECOND / ok.get());
         return String.format("%-9s %7d %10.0f %9.2f %9.2f %9.2f %10.1f %9.2f %8d %9s", WriteConcerns.name(concern), clients,
                 ok.get() / (elapsed / 1e9), h.getValueAtPercentile(50) / 1000.0, h.getValueAtPercentile(99) / 1000.0,
                 h.getMaxValue() / 1000.0, meanBatch, fsyncMs, errors.get(), cpuPerWrite);
