@@ -315,6 +315,11 @@ public final class ReplicaNode implements AutoCloseable {
                 ? settings.defaultWriteConcern() : req.getWriteConcern();
         ErrorCode admit = core.admitWrite(now);
         if (admit != ErrorCode.OK) {
+            if (view.status().acceptingWrites()) {
+                // The view (status, readiness) is published every few ms; one who was just refused
+                // must not then read it still saying this leader accepts writes.
+                publish(now);
+            }
             Error.Builder err = Error.newBuilder().setCode(admit).setOpIndex(-1);
             if (admit == ErrorCode.NOT_LEADER) {
                 String leader = core.meta().leaderId();
